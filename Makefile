@@ -1,0 +1,104 @@
+# nqmail build. `make PREFIX=DIR` builds for the install root DIR (fixed at
+# build time, as in qmail); `make install` installs there; `make test` runs
+# every test, then again under AddressSanitizer and UBSan.
+#
+# Layout: lib/*.c is the shared library; src/NAME.c is the program NAME;
+# src/NAME/*.c is the program NAME when it needs several files; src/NAME.sh
+# is the script NAME. New programs need no Makefile change.
+
+PREFIX   ?= /var/qmail
+BUILDDIR ?= build/default
+SAN      ?= 0
+CC       ?= cc
+
+CFLAGS_WARN = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(CFLAGS_WARN) $(CFLAGS) \
+             -Ilib -I$(BUILDDIR)
+LDLIBS  = -lcdb -lcrypt
+ifeq ($(SAN),1)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+LDFLAGS    += -fsanitize=address,undefined
+endif
+
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILDDIR)/lib/%.o)
+LIB_A     := $(BUILDDIR)/libnq.a
+PROG_ONE  := $(basename $(notdir $(wildcard src/*.c)))
+PROG_DIR  := $(notdir $(patsubst %/,%,$(wildcard src/*/)))
+SCRIPTS   := $(basename $(notdir $(wildcard src/*.sh)))
+PROGS     := $(PROG_ONE) $(PROG_DIR)
+BINS      := $(PROGS:%=$(BUILDDIR)/bin/%) $(SCRIPTS:%=$(BUILDDIR)/bin/%)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILDDIR)/tests/%)
+
+# Programs that speak TLS link OpenSSL.
+LDLIBS_qmail-smtpd  = -lssl -lcrypto
+LDLIBS_qmail-remote = -lssl -lcrypto
+
+.PHONY: all install test unit it deps clean check-build format
+all: $(BINS)
+
+# auto.h carries the install root; it is rewritten only when PREFIX changes,
+# so that a rebuild for another root recompiles what depends on it.
+$(BUILDDIR)/auto.h: FORCE
+	@mkdir -p $(BUILDDIR)
+	@printf '#define AUTO_PREFIX "%s"\n#define AUTO_PATRN 022\n' '$(PREFIX)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+FORCE:
+
+$(BUILDDIR)/lib/%.o: lib/%.c lib/*.h $(BUILDDIR)/auto.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILDDIR)/obj/%.o: src/%.c lib/*.h $(BUILDDIR)/auto.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Isrc/$(firstword $(subst /, ,$*)) -c -o $@ $<
+
+.SECONDEXPANSION:
+$(PROG_ONE:%=$(BUILDDIR)/bin/%): $(BUILDDIR)/bin/%: $(BUILDDIR)/obj/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_$*) $(LDLIBS)
+
+$(PROG_DIR:%=$(BUILDDIR)/bin/%): $(BUILDDIR)/bin/%: \
+		$$(patsubst src/%.c,$(BUILDDIR)/obj/%.o,$$(wildcard src/$$*/*.c)) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_$*) $(LDLIBS)
+
+$(SCRIPTS:%=$(BUILDDIR)/bin/%): $(BUILDDIR)/bin/%: src/%.sh $(BUILDDIR)/auto.h
+	@mkdir -p $(@D)
+	sed 's|@PREFIX@|$(PREFIX)|g' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+
+$(BUILDDIR)/tests/%: tests/unit/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) -lcheck -lsubunit -lm -lrt -lpthread $(LDLIBS)
+
+install: all
+	sh scripts/install.sh '$(BUILDDIR)' '$(DESTDIR)$(PREFIX)'
+
+# One build-and-test pass: BUILDDIR and PREFIX say which.
+check-build: all $(UNIT_BINS)
+	sh scripts/install.sh '$(BUILDDIR)' '$(PREFIX)'
+	@for t in $(UNIT_BINS); do echo "== $$t"; CK_FORK=yes $$t || exit 1; done
+	NQ_PREFIX='$(PREFIX)' NQ_BUILDDIR='$(BUILDDIR)' NQ_SAN='$(SAN)' \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/it $(PYTEST_ARGS)
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	$(MAKE) check-build BUILDDIR=build/test PREFIX=$(CURDIR)/build/test/root SAN=0
+	$(MAKE) check-build BUILDDIR=build/san PREFIX=$(CURDIR)/build/san/root SAN=1
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t || exit 1; done
+
+format:
+	clang-format -i lib/*.c lib/*.h src/*.c $(wildcard src/*/*.c src/*/*.h) tests/unit/*.c
+
+clean:
+	rm -rf build

@@ -1,0 +1,64 @@
+/* addr: see addr.h. */
+#include "addr.h"
+
+#include <string.h>
+
+static int atom_char(unsigned char c)
+{
+	if (c <= 32 || c >= 127) return 0;
+	return strchr("()<>@,;:\\\".[]", c) == 0;
+}
+
+static int local_needs_quotes(const char *s, size_t n)
+{
+	if (n == 0) return 1;
+	if (s[0] == '.' || s[n - 1] == '.') return 1;
+	for (size_t i = 0; i < n; ++i) {
+		if (s[i] == '.') {
+			if (i + 1 < n && s[i + 1] == '.') return 1;
+			continue;
+		}
+		if (!atom_char((unsigned char)s[i])) return 1;
+	}
+	return 0;
+}
+
+size_t addr_at(const char *addr, size_t len) { return mem_rchr(addr, len, '@'); }
+
+void addr_quote(struct str *out, const char *addr, size_t len)
+{
+	size_t at = addr_at(addr, len);
+	if (len == 0 || (len == 4 && memcmp(addr, "#@[]", 4) == 0)) {
+		str_catb(out, addr, len);
+		return;
+	}
+	if (!local_needs_quotes(addr, at)) {
+		str_catb(out, addr, len);
+		return;
+	}
+	str_catc(out, '"');
+	for (size_t i = 0; i < at; ++i) {
+		if (addr[i] == '"' || addr[i] == '\\') str_catc(out, '\\');
+		str_catc(out, addr[i]);
+	}
+	str_catc(out, '"');
+	str_catb(out, addr + at, len - at);
+}
+
+int addr_forwardable(const char *addr, size_t len)
+{
+	size_t at = addr_at(addr, len);
+	const char *dom;
+	size_t dlen;
+	if (at == len || at == 0 || at + 1 == len) return 0;
+	for (size_t i = 0; i < len; ++i) {
+		unsigned char c = (unsigned char)addr[i];
+		if (c <= 32 || c == 127 || c == '<' || c == '>' || c == '(' || c == ')') return 0;
+	}
+	dom = addr + at + 1;
+	dlen = len - at - 1;
+	if (dom[0] == '[') return dom[dlen - 1] == ']';
+	if (mem_chr(dom, dlen, '.') == dlen) return 0;
+	if (dom[0] == '.' || dom[dlen - 1] == '.') return 0;
+	return 1;
+}

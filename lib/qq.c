@@ -1,0 +1,132 @@
+/* qq: see qq.h. */
+#include "qq.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "durable.h"
+#include "env.h"
+
+const char *qq_program(void)
+{
+	const char *p = env_get("QMAILQUEUE");
+	return (p && *p) ? p : AUTO_PREFIX "/bin/qmail-queue";
+}
+
+int qq_open(struct qq *q)
+{
+	int pm[2], pe[2];
+	const char *prog = qq_program();
+	q->failed = 0;
+	q->env.s = 0;
+	q->env.len = q->env.cap = 0;
+	if (pipe(pm) == -1) return -1;
+	if (pipe(pe) == -1) {
+		close(pm[0]);
+		close(pm[1]);
+		return -1;
+	}
+	q->pid = fork();
+	if (q->pid == -1) {
+		close(pm[0]); close(pm[1]); close(pe[0]); close(pe[1]);
+		return -1;
+	}
+	if (q->pid == 0) {
+		char *argv[2];
+		argv[0] = (char *)prog;
+		argv[1] = 0;
+		close(pm[1]);
+		close(pe[1]);
+		if (dup2(pm[0], 0) == -1 || dup2(pe[0], 1) == -1) _exit(120);
+		if (pm[0] != 0) close(pm[0]);
+		if (pe[0] != 1) close(pe[0]);
+		signal(SIGPIPE, SIG_DFL);
+		execv(prog, argv);
+		_exit(120);
+	}
+	close(pm[0]);
+	close(pe[0]);
+	q->fdm = pm[1];
+	q->fde = pe[1];
+	buf_init_write(&q->out, q->fdm, q->space, sizeof q->space);
+	return 0;
+}
+
+void qq_put(struct qq *q, const char *data, size_t len)
+{
+	if (!q->failed && buf_put(&q->out, data, len) == -1) q->failed = 1;
+}
+
+void qq_puts(struct qq *q, const char *s) { qq_put(q, s, strlen(s)); }
+void qq_fail(struct qq *q) { q->failed = 1; }
+
+void qq_from(struct qq *q, const char *sender)
+{
+	if (!q->failed && buf_flush(&q->out) == -1) q->failed = 1;
+	close(q->fdm);
+	q->fdm = -1;
+	str_cats(&q->env, "F");
+	str_cats(&q->env, sender);
+	str_catc(&q->env, 0);
+}
+
+void qq_to(struct qq *q, const char *recip)
+{
+	str_cats(&q->env, "T");
+	str_cats(&q->env, recip);
+	str_catc(&q->env, 0);
+}
+
+const char *qq_exit_report(int code)
+{
+	switch (code) {
+	case 0: return "";
+	case 11: return "Denvelope address too long for qq (#5.1.3)";
+	case 31: return "Dmail server permanently rejected message (#5.3.0)";
+	case 51: return "Zqq out of memory (#4.3.0)";
+	case 52: return "Zqq timeout (#4.3.0)";
+	case 53: return "Zqq write error or disk full (#4.3.0)";
+	case 54: return "Zqq read error (#4.3.0)";
+	case 55: return "Zqq unable to read configuration (#4.3.0)";
+	case 56: return "Zqq trouble making network connection (#4.3.0)";
+	case 61: return "Zqq trouble in home directory (#4.3.0)";
+	case 62: case 63: case 64: case 65: case 66:
+		return "Zqq trouble creating files in queue (#4.3.0)";
+	case 71: return "Zmail server temporarily rejected message (#4.3.0)";
+	case 72: return "Zconnection to mail server timed out (#4.4.1)";
+	case 73: return "Zconnection to mail server rejected (#4.4.1)";
+	case 74: return "Zcommunication with mail server failed (#4.4.2)";
+	case 81: return "Zqq internal bug (#4.3.0)";
+	case 91: return "Denvelope format error (#5.3.0)";
+	case 120: return "Zunable to run qmail-queue (#4.3.0)";
+	default:
+		if (code >= 11 && code <= 40) return "Dqq permanent problem (#5.3.0)";
+		return "Zqq temporary problem (#4.3.0)";
+	}
+}
+
+const char *qq_close(struct qq *q)
+{
+	int status;
+	pid_t r;
+	if (q->fdm != -1) {
+		if (!q->failed && buf_flush(&q->out) == -1) q->failed = 1;
+		close(q->fdm);
+		q->fdm = -1;
+	}
+	str_catc(&q->env, 0);
+	/* An aborted injection sends no envelope, so qmail-queue gives up. */
+	if (!q->failed && durable_write_all(q->fde, q->env.s, q->env.len) == -1) q->failed = 1;
+	close(q->fde);
+	str_free(&q->env);
+	do r = waitpid(q->pid, &status, 0);
+	while (r == -1 && errno == EINTR);
+	if (r == -1) return "Zqq waitpid surprise (#4.3.0)";
+	if (!WIFEXITED(status)) return "Zqq crashed (#4.3.0)";
+	if (q->failed && WEXITSTATUS(status) == 0) return "Zqq write error (#4.3.0)";
+	return qq_exit_report(WEXITSTATUS(status));
+}
