@@ -1,0 +1,144 @@
+"""qmail-getpw against real passwd accounts (qmail-getpw(8)).
+
+The tests create their own accounts with useradd (they run as root) and
+remove them afterwards.
+"""
+import os
+import pwd
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import bin_path, run
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create accounts")
+
+
+def _passwd_tool(args):
+    # useradd/userdel fail while another process holds the passwd lock.
+    for _ in range(20):
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if r.returncode not in (1, 10):
+            return r
+        time.sleep(0.2)
+    return r
+
+
+class Accounts:
+    def __init__(self, base):
+        self.base = base
+        self.created = []
+
+    def add(self, name, uid=None, own_home=True, extra=()):
+        home = self.base / name
+        home.mkdir()
+        args = ["useradd", "-M", "-d", str(home), "-s", "/usr/sbin/nologin", *extra]
+        if uid is not None:
+            args += ["-o", "-u", str(uid)]
+        r = _passwd_tool(args + [name])
+        if r.returncode != 0:
+            return None
+        self.created.append(name)
+        pw = pwd.getpwnam(name)
+        if own_home:
+            os.chown(home, pw.pw_uid, pw.pw_gid)
+        return pw
+
+    def remove_all(self):
+        for name in reversed(self.created):
+            _passwd_tool(["userdel", "-f", name])
+
+
+@pytest.fixture
+def accounts(tmp_path):
+    tmp_path.chmod(0o755)
+    a = Accounts(tmp_path)
+    yield a
+    a.remove_all()
+
+
+def getpw(local):
+    r = run([bin_path("qmail-getpw"), local])
+    fields = r.stdout.split(b"\0")
+    return r.returncode, fields
+
+
+def expect(local, pw, dash, ext):
+    code, fields = getpw(local)
+    assert code == 0
+    assert fields == [pw.pw_name.encode(), str(pw.pw_uid).encode(), str(pw.pw_gid).encode(),
+                      pw.pw_dir.encode(), dash, ext, b""]
+
+
+def ensure_alias(accounts):
+    try:
+        return pwd.getpwnam("alias")
+    except KeyError:
+        pw = accounts.add("alias")
+        assert pw is not None
+        return pw
+
+
+def test_user_and_extensions(accounts):
+    joe = accounts.add("nqtjoe")
+    expect("nqtjoe", joe, b"", b"")
+    expect("nqtjoe-foo", joe, b"-", b"foo")
+    # The split is at a '-', the extension keeps its case and its dashes.
+    expect("nqtjoe-Foo-Bar", joe, b"-", b"Foo-Bar")
+    # The user may be written in any case at the front of the address.
+    expect("NqtJOE-x", joe, b"-", b"x")
+    expect("nqtjoe-", joe, b"-", b"")
+
+
+def test_longest_user_prefix_wins(accounts):
+    joe = accounts.add("nqtjoe")
+    joelist = accounts.add("nqtjoe-list")
+    if joelist is None:
+        pytest.skip("useradd refuses names with '-'")
+    expect("nqtjoe-list-x", joelist, b"-", b"x")
+    expect("nqtjoe-list", joelist, b"", b"")
+    expect("nqtjoe-lis", joe, b"-", b"lis")
+
+
+def test_alias_handles_everything_else(accounts):
+    alias = ensure_alias(accounts)
+    accounts.add("nqtjoe")
+    expect("nqtjoey", alias, b"-", b"nqtjoey")
+    expect("Nobody-Such-x", alias, b"-", b"Nobody-Such-x")
+
+
+def test_root_and_foreign_home_are_not_users(accounts):
+    alias = ensure_alias(accounts)
+    assert accounts.add("nqtzero", uid=0, own_home=False) is not None
+    expect("nqtzero", alias, b"-", b"nqtzero")
+    # An account whose home belongs to someone else is not a user.
+    assert accounts.add("nqtforeign", own_home=False) is not None
+    expect("nqtforeign-x", alias, b"-", b"nqtforeign-x")
+    # Nor is one whose home does not exist.
+    gone = accounts.add("nqtgone")
+    shutil.rmtree(gone.pw_dir)
+    expect("nqtgone", alias, b"-", b"nqtgone")
+
+
+def test_uppercase_account_names_never_match(accounts):
+    alias = ensure_alias(accounts)
+    if accounts.add("NqtUpper", extra=["--badname"]) is None:
+        pytest.skip("useradd refuses uppercase names")
+    expect("NqtUpper", alias, b"-", b"NqtUpper")
+
+
+def test_without_alias_user_prints_nothing():
+    try:
+        pwd.getpwnam("alias")
+        pytest.skip("an alias account exists on this machine")
+    except KeyError:
+        pass
+    code, fields = getpw("nobody-such")
+    assert code == 116
+    assert fields == [b""]
+
+
+def test_usage():
+    assert run([bin_path("qmail-getpw")]).returncode == 100
