@@ -127,5 +127,6 @@ int main(int argc, char **argv)
 		if (w <= 0) _exit(111);
 		off += (size_t)w;
 	}
+	str_free(&out);
 	return 0;
 }
