@@ -61,7 +61,7 @@ static int fail(struct str *why, const char *what, const char *fn)
 	int e = errno;
 	why->len = 0;
 	str_cats(why, what);
-	str_cats(why, fn);
+	str_cat_abbrev(why, fn, strlen(fn), 200);
 	str_cats(why, ": ");
 	str_cats(why, strerror(e));
 	errno = e;
@@ -77,7 +77,7 @@ int mbox_deliver(const char *fn, const struct str *from_line, const char *head, 
 	off_t start;
 
 	fd = open(fn, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd == -1) return fail(why, "unable to open ", fn);
+	if (fd == -1) return fail(why, "Unable to open ", fn);
 
 	sig_catch(SIGALRM, on_alarm);
 	alarm(lock_seconds);
@@ -87,14 +87,14 @@ int mbox_deliver(const char *fn, const struct str *from_line, const char *head, 
 	if (!locked && errno == EINTR) {
 		close(fd);
 		why->len = 0;
-		str_cats(why, "file has been locked for too long: ");
-		str_cats(why, fn);
+		str_cats(why, "File has been locked for too long: ");
+		str_cat_abbrev(why, fn, strlen(fn), 200);
 		return -1;
 	}
 
 	start = lseek(fd, 0, SEEK_END);
 	if (start == (off_t)-1) {
-		fail(why, "unable to seek in ", fn);
+		fail(why, "Unable to seek in ", fn);
 		close(fd);
 		return -1;
 	}
@@ -110,10 +110,10 @@ int mbox_deliver(const char *fn, const struct str *from_line, const char *head, 
 		 * may have appended after us. */
 		if (locked && ftruncate(fd, start) == 0) durable_file(fd);
 		errno = e;
-		fail(why, r == -2 ? "unable to read message for " : "unable to write ", fn);
+		fail(why, r == -2 ? "Unable to read message for " : "Unable to write ", fn);
 		close(fd);
 		return -1;
 	}
-	if (close(fd) == -1) return fail(why, "unable to write ", fn);
+	if (close(fd) == -1) return fail(why, "Unable to write ", fn);
 	return 0;
 }

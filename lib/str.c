@@ -137,3 +137,12 @@ void str_strip_trailing_space(struct str *sa)
 		--sa->len;
 	}
 }
+
+void str_cat_abbrev(struct str *sa, const char *s, size_t len, size_t max)
+{
+	for (size_t i = 0; i < len && i < max; ++i) {
+		unsigned char c = (unsigned char)s[i];
+		str_catc(sa, (c < 32 || c == 127) ? '?' : (char)c);
+	}
+	if (len > max) str_cats(sa, "...");
+}

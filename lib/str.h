@@ -34,6 +34,9 @@ void str_catulong0(struct str *sa, unsigned long u, unsigned width);
 void str_truncate(struct str *sa, size_t len);
 const char *str_cstr(struct str *sa);
 void str_free(struct str *sa);
+/* Appends at most max bytes of s for a message, control bytes shown as
+ * '?', and "..." when cut: outside text never floods a log line. */
+void str_cat_abbrev(struct str *sa, const char *s, size_t len, size_t max);
 
 /* Helpers on (pointer, length) data; none of them relies on a NUL. */
 size_t mem_chr(const char *s, size_t n, char c);  /* index of c, or n */

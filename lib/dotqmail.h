@@ -1,0 +1,47 @@
+/* dotqmail: the .qmail delivery-instruction language, dot-qmail(5).
+ *
+ * dotqmail_parse checks a whole file before anything is delivered, so a
+ * mistake in line 7 cannot leave lines 1 to 6 delivered and then repeated
+ * on every retry. It splits the text into instructions in place (each
+ * instruction's text is NUL-terminated inside the caller's buffer, which
+ * must therefore be writable, have one spare byte after len (str_cstr
+ * gives that), and outlive the result).
+ */
+#ifndef NQ_DOTQMAIL_H
+#define NQ_DOTQMAIL_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+enum dotqmail_kind {
+	DOTQMAIL_PROGRAM, /* "|command": text is the command after the bar */
+	DOTQMAIL_FORWARD, /* "&address" or a bare address: text is the address */
+	DOTQMAIL_MBOX,    /* "/file" or "./file" */
+	DOTQMAIL_MAILDIR, /* "/dir/" or "./dir/" */
+};
+
+struct dotqmail_line {
+	enum dotqmail_kind kind;
+	char *text;
+	size_t len;
+	size_t lineno;
+};
+
+struct dotqmail {
+	struct dotqmail_line *v;
+	size_t n;
+	size_t cap;
+	unsigned long files;
+	unsigned long forwards;
+	unsigned long programs;
+};
+
+/* Parses len bytes at text. forward_only is set when the file has its
+ * execute bit: then only forwards (and comments) are allowed. Returns 0,
+ * or -1 with a one-line reason in why (the caller reports a temporary
+ * failure: the file needs fixing, the mail must wait). */
+int dotqmail_parse(char *text, size_t len, int forward_only, struct dotqmail *out, struct str *why);
+void dotqmail_free(struct dotqmail *dq);
+
+#endif
