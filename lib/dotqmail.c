@@ -42,6 +42,7 @@ static int bad(struct str *why, size_t lineno, const char *what, const char *lin
 		str_cats(why, ": ");
 		str_cat_abbrev(why, line, len, 200);
 	}
+	str_cats(why, " (#4.7.0)");
 	return -1;
 }
 
@@ -61,7 +62,7 @@ int dotqmail_parse(char *text, size_t len, int forward_only, struct dotqmail *ou
 		if (end == 0) {
 			if (lineno == 1) {
 				why->len = 0;
-				str_cats(why, "Uh-oh: first line of .qmail file is blank.");
+				str_cats(why, "Uh-oh: first line of .qmail file is blank. (#4.2.1)");
 				return -1;
 			}
 			continue;

@@ -39,8 +39,9 @@ struct dotqmail {
 
 /* Parses len bytes at text. forward_only is set when the file has its
  * execute bit: then only forwards (and comments) are allowed. Returns 0,
- * or -1 with a one-line reason in why (the caller reports a temporary
- * failure: the file needs fixing, the mail must wait). */
+ * or -1 with a one-line reason in why that ends in an enhanced status
+ * code. The caller reports a temporary failure: the file needs fixing and
+ * the mail must wait. */
 int dotqmail_parse(char *text, size_t len, int forward_only, struct dotqmail *out, struct str *why);
 void dotqmail_free(struct dotqmail *dq);
 

@@ -438,7 +438,7 @@ int main(int argc, char **argv)
 		forward_only = 0;
 	}
 	if (dotqmail_parse((char *)str_cstr(&text), text.len, forward_only, &dq, &why) == -1)
-		die_report(111, str_cstr(&why), " (#4.7.0)");
+		die_report(111, str_cstr(&why));
 
 	for (i = 0; i < dq.n; ++i) {
 		const struct dotqmail_line *l = &dq.v[i];
