@@ -130,3 +130,47 @@ const char *qq_close(struct qq *q)
 	if (q->failed && WEXITSTATUS(status) == 0) return "Zqq write error (#4.3.0)";
 	return qq_exit_report(WEXITSTATUS(status));
 }
+
+const char *qq_inject_fd(const char *head, size_t headlen, int fd, const char *sender,
+                         char *const recips[], size_t n, unsigned long *qp)
+{
+	static struct str report = STR_INIT;
+	struct qq q;
+	char space[8192];
+	int read_errno = 0;
+	const char *r;
+
+	*qp = 0;
+	if (qq_open(&q) == -1) {
+		report.len = 0;
+		str_cats(&report, "Zunable to start ");
+		str_cats(&report, qq_program());
+		str_cats(&report, ": ");
+		str_cats(&report, strerror(errno));
+		str_cats(&report, " (#4.3.0)");
+		return str_cstr(&report);
+	}
+	*qp = (unsigned long)q.pid;
+	qq_put(&q, head, headlen);
+	for (;;) {
+		ssize_t got = read(fd, space, sizeof space);
+		if (got == 0) break;
+		if (got < 0) {
+			if (errno == EINTR) continue;
+			read_errno = errno;
+			/* No envelope follows, so the queue program drops the message. */
+			qq_fail(&q);
+			break;
+		}
+		qq_put(&q, space, (size_t)got);
+	}
+	qq_from(&q, sender);
+	for (size_t i = 0; i < n; ++i) qq_to(&q, recips[i]);
+	r = qq_close(&q);
+	if (!read_errno) return r;
+	report.len = 0;
+	str_cats(&report, "Zunable to read message: ");
+	str_cats(&report, strerror(read_errno));
+	str_cats(&report, " (#4.3.0)");
+	return str_cstr(&report);
+}

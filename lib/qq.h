@@ -35,6 +35,13 @@ void qq_fail(struct qq *q);         /* makes qq_close abort the injection */
 void qq_from(struct qq *q, const char *sender);
 void qq_to(struct qq *q, const char *recip);
 const char *qq_close(struct qq *q);
+/* Queues a message made of head and everything readable from fd (from
+ * its current offset) for sender and the n recipients. Returns the report
+ * as qq_close gives it; a message that cannot be read or a queue program
+ * that cannot be started gives a 'Z' report. *qp gets the queue program's
+ * process id (0 when it did not start), which qmail's helpers print. */
+const char *qq_inject_fd(const char *head, size_t headlen, int fd, const char *sender,
+                         char *const recips[], size_t n, unsigned long *qp);
 /* The report for a qmail-queue exit code, as qq_close gives it. */
 const char *qq_exit_report(int code);
 /* The queue program qq_open runs. */

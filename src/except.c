@@ -1,0 +1,21 @@
+/* except: runs a program and turns its success into a permanent failure
+ * and its failure into success, so that bouncesaying and condredirect can
+ * act when a test does not hold.
+ *
+ * Program exit 0: exit 100. Exit 111, or a crash: exit 111 (temporary
+ * problems stay temporary). Anything else, including a program that
+ * cannot be run: exit 0.
+ */
+#include "die.h"
+#include "run.h"
+
+int main(int argc, char *argv[])
+{
+	int code;
+	die_init("except");
+	if (argc < 2) die_usage("except program [ arg ... ]");
+	code = run_command(argv + 1);
+	if (code == RUN_CRASHED) die_temp("child crashed");
+	if (code == 111) die_temp("temporary child error");
+	return code == 0 ? 100 : 0;
+}
