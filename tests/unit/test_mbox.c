@@ -190,7 +190,7 @@ START_TEST(deliver_appends)
 		                 0);
 		close(msgfd);
 	}
-	fd = open(fn.s, O_RDONLY);
+	fd = open(str_cstr(&fn), O_RDONLY);
 	ck_assert_int_ne(fd, -1);
 	read_all(fd, &got);
 	close(fd);
@@ -221,10 +221,10 @@ START_TEST(deliver_failure_leaves_mbox_as_it_was)
 	/* A message that cannot be read (a directory) fails after the From
 	 * line and the head were given: none of it may stay. */
 	badfd = open(dir, O_RDONLY);
-	ck_assert_int_eq(mbox_deliver(fn.s, &from, "Delivered-To: x\n", 16, badfd, 5, &why), -1);
+	ck_assert_int_eq(mbox_deliver(str_cstr(&fn), &from, "Delivered-To: x\n", 16, badfd, 5, &why), -1);
 	close(badfd);
-	ck_assert_msg(strstr(str_cstr(&why), fn.s) != 0, "%s", why.s);
-	fd = open(fn.s, O_RDONLY);
+	ck_assert_msg(strstr(str_cstr(&why), str_cstr(&fn)) != 0, "%s", why.s);
+	fd = open(str_cstr(&fn), O_RDONLY);
 	read_all(fd, &got);
 	close(fd);
 	ck_assert_str_eq(str_cstr(&got), old);
@@ -241,13 +241,13 @@ START_TEST(deliver_failure_leaves_mbox_as_it_was)
 		lim.rlim_cur = strlen(old) + 70000; /* more than one buffer goes out */
 		signal(SIGXFSZ, SIG_IGN);
 		ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-		ck_assert_int_eq(mbox_deliver(fn.s, &from, "", 0, badfd, 5, &why), -1);
+		ck_assert_int_eq(mbox_deliver(str_cstr(&fn), &from, "", 0, badfd, 5, &why), -1);
 		ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &was), 0);
 		signal(SIGXFSZ, SIG_DFL);
 		close(badfd);
 		str_free(&big);
 		ck_assert_msg(strstr(str_cstr(&why), "large") != 0, "%s", why.s);
-		fd = open(fn.s, O_RDONLY);
+		fd = open(str_cstr(&fn), O_RDONLY);
 		read_all(fd, &got);
 		close(fd);
 		ck_assert_str_eq(str_cstr(&got), old);
@@ -255,7 +255,7 @@ START_TEST(deliver_failure_leaves_mbox_as_it_was)
 	/* A mailbox that cannot be opened is reported with its name. */
 	str_cats(&fn, "/not-a-dir/x");
 	badfd = fd_with("x\n", 2);
-	ck_assert_int_eq(mbox_deliver(fn.s, &from, "", 0, badfd, 5, &why), -1);
+	ck_assert_int_eq(mbox_deliver(str_cstr(&fn), &from, "", 0, badfd, 5, &why), -1);
 	close(badfd);
 	ck_assert_msg(strstr(str_cstr(&why), "not-a-dir") != 0, "%s", why.s);
 	remove_dir();
