@@ -16,6 +16,9 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(CFLAGS_WARN) $(CFLAGS) \
              -Ilib -I$(BUILDDIR)
 LDLIBS  = -lcdb -lcrypt
+ifeq ($(FUZZ),1)
+ALL_CFLAGS += -fsanitize=fuzzer-no-link
+endif
 ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDFLAGS    += -fsanitize=address,undefined
@@ -35,12 +38,15 @@ PROGS     := $(PROG_ONE) $(PROG_DIR)
 BINS      := $(PROGS:%=$(BUILDDIR)/bin/%) $(SCRIPTS:%=$(BUILDDIR)/bin/%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILDDIR)/tests/%)
+FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRC:fuzz/%.c=build/fuzz/bin/%)
+FUZZ_SECONDS ?= 10
 
 # Programs that speak TLS link OpenSSL.
 LDLIBS_qmail-smtpd  = -lssl -lcrypto
 LDLIBS_qmail-remote = -lssl -lcrypto
 
-.PHONY: all install test unit it deps clean check-build format
+.PHONY: all install test unit it deps clean check-build format fuzz-build fuzz-smoke
 all: $(BINS)
 
 # auto.h carries the install root; it is rewritten only when PREFIX changes,
@@ -81,6 +87,23 @@ $(BUILDDIR)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) -lcheck -lsubunit -lm -lrt -lpthread $(LDLIBS)
 
+# libFuzzer targets (fuzz/fuzz_NAME.c), built with clang, ASan and UBSan.
+build/fuzz/bin/%: fuzz/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+fuzz-build:
+	$(MAKE) CC=clang SAN=1 FUZZ=1 BUILDDIR=build/fuzz $(FUZZ_BINS)
+
+# A short bounded run of every target over its committed seeds (make test).
+fuzz-smoke: fuzz-build
+	@for t in $(FUZZ_BINS); do n=$${t##*/fuzz_}; mkdir -p build/fuzz/corpus/$$n; \
+	  echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	    -artifact_prefix=build/fuzz/ build/fuzz/corpus/$$n fuzz/corpus/$$n 2>build/fuzz/$$n.log \
+	    || { tail -n 30 build/fuzz/$$n.log; exit 1; }; \
+	  tail -n 1 build/fuzz/$$n.log; done
+
 install: all
 	sh scripts/install.sh '$(BUILDDIR)' '$(DESTDIR)$(PREFIX)'
 
@@ -97,6 +120,7 @@ deps:
 test: deps
 	$(MAKE) check-build BUILDDIR=build/test PREFIX=$(CURDIR)/build/test/root SAN=0
 	$(MAKE) check-build BUILDDIR=build/san PREFIX=$(CURDIR)/build/san/root SAN=1
+	$(MAKE) fuzz-smoke
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || exit 1; done
