@@ -54,3 +54,11 @@ int run_wait(pid_t pid)
 }
 
 int run_command(char *const argv[]) { return run_wait(run_start(argv, -1)); }
+
+int run_test(char *const argv[])
+{
+	int code = run_command(argv);
+	if (code == RUN_CRASHED) die_temp("child crashed");
+	if (code == 111) die_temp("temporary child error");
+	return code == 0;
+}

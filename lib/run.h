@@ -24,6 +24,11 @@ pid_t run_start(char *const argv[], int fd0);
 int run_wait(pid_t pid);
 /* run_start with the caller's standard input, then run_wait. */
 int run_command(char *const argv[]);
+/* Runs a test program as condredirect, bouncesaying and except do: 1 when
+ * it exited 0, 0 for any other exit code. A crash or exit 111 (also a
+ * temporary reason not to start) ends the caller with exit 111, so that
+ * qmail-local tries the delivery again later. */
+int run_test(char *const argv[]);
 /* 1 when an errno value names a condition that may clear up by itself
  * (out of memory, busy, I/O error, disk full, ...): qmail's list. */
 int run_errno_temporary(int e);

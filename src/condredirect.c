@@ -24,15 +24,10 @@ int main(int argc, char *argv[])
 	const char *sender, *dtline, *report;
 	struct str num = STR_INIT;
 	unsigned long qp;
-	int code;
 
 	die_init("condredirect");
 	if (argc < 3) die_usage("condredirect newaddress program [ arg ... ]");
-
-	code = run_command(argv + 2);
-	if (code == RUN_CRASHED) die_temp("child crashed");
-	if (code == 111) die_temp("temporary child error");
-	if (code != 0) return 0;
+	if (!run_test(argv + 2)) return 0;
 
 	/* The program read the message; the copy starts from the top again. */
 	if (lseek(0, 0, SEEK_SET) == -1) die_temp_sys("unable to rewind message");

@@ -11,11 +11,7 @@
 
 int main(int argc, char *argv[])
 {
-	int code;
 	die_init("except");
 	if (argc < 2) die_usage("except program [ arg ... ]");
-	code = run_command(argv + 1);
-	if (code == RUN_CRASHED) die_temp("child crashed");
-	if (code == 111) die_temp("temporary child error");
-	return code == 0 ? 100 : 0;
+	return run_test(argv + 1) ? 100 : 0;
 }

@@ -52,6 +52,18 @@ static int quote(const char *in, size_t len, struct str *out)
 	return r;
 }
 
+/* The quoted form of in is expect; frees all three. */
+static void quote_gives(struct str *in, struct str *expect)
+{
+	struct str out = STR_INIT;
+	ck_assert_int_eq(quote(in->s, in->len, &out), 0);
+	ck_assert_uint_eq(out.len, expect->len);
+	ck_assert(memcmp(out.s, expect->s, out.len) == 0);
+	str_free(in);
+	str_free(expect);
+	str_free(&out);
+}
+
 static void quote_is(const char *in, const char *expect)
 {
 	struct str out = STR_INIT;
@@ -108,7 +120,7 @@ END_TEST
 
 START_TEST(keeps_nul_bytes_and_long_lines)
 {
-	struct str in = STR_INIT, out = STR_INIT, expect = STR_INIT;
+	struct str in = STR_INIT, expect = STR_INIT;
 	str_catb(&in, "a\0b\n", 4);
 	str_cats(&in, "From ");
 	for (int i = 0; i < 100000; ++i) str_catc(&in, (char)('a' + i % 26));
@@ -116,29 +128,19 @@ START_TEST(keeps_nul_bytes_and_long_lines)
 	str_catb(&expect, "a\0b\n>", 5);
 	str_catb(&expect, in.s + 4, in.len - 4);
 	str_catc(&expect, '\n');
-	ck_assert_int_eq(quote(in.s, in.len, &out), 0);
-	ck_assert_uint_eq(out.len, expect.len);
-	ck_assert(memcmp(out.s, expect.s, out.len) == 0);
-	str_free(&in);
-	str_free(&out);
-	str_free(&expect);
+	quote_gives(&in, &expect);
 }
 END_TEST
 
 START_TEST(quote_crossing_buffer_end)
 {
 	/* "From " lines that start exactly where the 512-byte buffer ends. */
-	struct str in = STR_INIT, out = STR_INIT, expect = STR_INIT;
+	struct str in = STR_INIT, expect = STR_INIT;
 	for (int i = 0; i < 511; ++i) str_catc(&in, 'x');
 	str_cats(&in, "\nFrom y\n");
 	str_copyb(&expect, in.s, 512);
 	str_cats(&expect, ">From y\n\n");
-	ck_assert_int_eq(quote(in.s, in.len, &out), 0);
-	ck_assert_uint_eq(out.len, expect.len);
-	ck_assert(memcmp(out.s, expect.s, out.len) == 0);
-	str_free(&in);
-	str_free(&out);
-	str_free(&expect);
+	quote_gives(&in, &expect);
 }
 END_TEST
 
@@ -160,10 +162,26 @@ END_TEST
 
 static char dir[sizeof "/tmp/test_mbox.XXXXXX"];
 
-static void make_dir(void)
+/* A fresh directory; fn gets the name of a mailbox in it, from the From
+ * line the tests deliver with. */
+static void make_dir(struct str *fn, struct str *from)
 {
 	memcpy(dir, "/tmp/test_mbox.XXXXXX", sizeof dir);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
+	str_copys(fn, dir);
+	str_cats(fn, "/Mailbox");
+	str_copys(from, "From a@b Thu Jan  1 00:00:00 1970\n");
+}
+
+static void file_is(struct str *fn, const char *expect)
+{
+	struct str got = STR_INIT;
+	int fd = open(str_cstr(fn), O_RDONLY);
+	ck_assert_int_ne(fd, -1);
+	read_all(fd, &got);
+	close(fd);
+	ck_assert_str_eq(str_cstr(&got), expect);
+	str_free(&got);
 }
 static void remove_dir(void)
 {
@@ -176,13 +194,10 @@ static void remove_dir(void)
 
 START_TEST(deliver_appends)
 {
-	struct str fn = STR_INIT, from = STR_INIT, why = STR_INIT, got = STR_INIT;
+	struct str fn = STR_INIT, from = STR_INIT, why = STR_INIT;
 	const char *msg = "Subject: hi\n\nFrom me";
-	int fd, msgfd;
-	make_dir();
-	str_cats(&fn, dir);
-	str_cats(&fn, "/Mailbox");
-	str_cats(&from, "From a@b Thu Jan  1 00:00:00 1970\n");
+	int msgfd;
+	make_dir(&fn, &from);
 	for (int i = 0; i < 2; ++i) {
 		msgfd = fd_with(msg, strlen(msg));
 		ck_assert_int_eq(mbox_deliver(str_cstr(&fn), &from, "Delivered-To: x\n", 16, msgfd, 5,
@@ -190,11 +205,7 @@ START_TEST(deliver_appends)
 		                 0);
 		close(msgfd);
 	}
-	fd = open(str_cstr(&fn), O_RDONLY);
-	ck_assert_int_ne(fd, -1);
-	read_all(fd, &got);
-	close(fd);
-	ck_assert_str_eq(str_cstr(&got), "From a@b Thu Jan  1 00:00:00 1970\n"
+	file_is(&fn, "From a@b Thu Jan  1 00:00:00 1970\n"
 	                                 "Delivered-To: x\nSubject: hi\n\n>From me\n\n"
 	                                 "From a@b Thu Jan  1 00:00:00 1970\n"
 	                                 "Delivered-To: x\nSubject: hi\n\n>From me\n\n");
@@ -202,32 +213,25 @@ START_TEST(deliver_appends)
 	str_free(&fn);
 	str_free(&from);
 	str_free(&why);
-	str_free(&got);
 }
 END_TEST
 
 START_TEST(deliver_failure_leaves_mbox_as_it_was)
 {
-	struct str fn = STR_INIT, from = STR_INIT, why = STR_INIT, got = STR_INIT;
+	struct str fn = STR_INIT, from = STR_INIT, why = STR_INIT;
 	const char *old = "From x Thu Jan  1 00:00:00 1970\nSubject: old\n\nold\n\n";
 	int fd, badfd;
-	make_dir();
-	str_cats(&fn, dir);
-	str_cats(&fn, "/Mailbox");
+	make_dir(&fn, &from);
 	fd = open(str_cstr(&fn), O_WRONLY | O_CREAT, 0600);
 	ck_assert_int_eq((int)write(fd, old, strlen(old)), (int)strlen(old));
 	close(fd);
-	str_cats(&from, "From a@b Thu Jan  1 00:00:00 1970\n");
 	/* A message that cannot be read (a directory) fails after the From
 	 * line and the head were given: none of it may stay. */
 	badfd = open(dir, O_RDONLY);
 	ck_assert_int_eq(mbox_deliver(str_cstr(&fn), &from, "Delivered-To: x\n", 16, badfd, 5, &why), -1);
 	close(badfd);
 	ck_assert_msg(strstr(str_cstr(&why), str_cstr(&fn)) != 0, "%s", why.s);
-	fd = open(str_cstr(&fn), O_RDONLY);
-	read_all(fd, &got);
-	close(fd);
-	ck_assert_str_eq(str_cstr(&got), old);
+	file_is(&fn, old);
 
 	/* A write that fails halfway through a big message (the file size
 	 * limit stands in for a full disk): the part written is cut off. */
@@ -247,10 +251,7 @@ START_TEST(deliver_failure_leaves_mbox_as_it_was)
 		close(badfd);
 		str_free(&big);
 		ck_assert_msg(strstr(str_cstr(&why), "large") != 0, "%s", why.s);
-		fd = open(str_cstr(&fn), O_RDONLY);
-		read_all(fd, &got);
-		close(fd);
-		ck_assert_str_eq(str_cstr(&got), old);
+		file_is(&fn, old);
 	}
 	/* A mailbox that cannot be opened is reported with its name. */
 	str_cats(&fn, "/not-a-dir/x");
@@ -262,7 +263,6 @@ START_TEST(deliver_failure_leaves_mbox_as_it_was)
 	str_free(&fn);
 	str_free(&from);
 	str_free(&why);
-	str_free(&got);
 }
 END_TEST
 
