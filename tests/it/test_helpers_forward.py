@@ -201,3 +201,19 @@ def test_condredirect_unseekable_input_is_temporary(queue):
     assert r.returncode == 111
     assert b"rewind" in r.stderr
     assert not queue.called()
+
+
+def test_forward_unreadable_message_is_temporary_and_not_queued(queue, tmp_path):
+    # A directory on standard input: every read fails. The queue program
+    # must get no envelope, so that a real qmail-queue drops the copy.
+    env = dict(os.environ)
+    env.update(env_with(queue))
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        r = subprocess.run([bin_path("forward"), "c@example.net"], stdin=fd,
+                           env=env, capture_output=True, timeout=60)
+    finally:
+        os.close(fd)
+    assert r.returncode == 111
+    assert b"unable to read message" in r.stderr
+    assert (tmp_path / "envelope").read_bytes() == b""
