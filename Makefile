@@ -74,8 +74,11 @@ $(PROG_ONE:%=$(BUILDDIR)/bin/%): $(BUILDDIR)/bin/%: $(BUILDDIR)/obj/%.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_$*) $(LDLIBS)
 
+# (No '%' in the object list: a static pattern rule would replace it with
+# the stem before the secondary expansion runs.)
 $(PROG_DIR:%=$(BUILDDIR)/bin/%): $(BUILDDIR)/bin/%: \
-		$$(patsubst src/%.c,$(BUILDDIR)/obj/%.o,$$(wildcard src/$$*/*.c)) $(LIB_A)
+		$$(addprefix $(BUILDDIR)/obj/,$$(subst src/,,$$(addsuffix .o,$$(basename \
+		$$(wildcard src/$$*/*.c))))) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_$*) $(LDLIBS)
 
