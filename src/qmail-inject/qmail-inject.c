@@ -88,6 +88,7 @@ static void addrs_add(struct addrs *a, const struct str *addr)
 
 static void put(const char *s, size_t len)
 {
+	if (len == 0) return; /* an empty str may have no buffer at all */
 	if (to_queue) qq_put(&qq, s, len);
 	else if (buf_put(&stdout_buf, s, len) == -1) die_temp_sys("unable to write output");
 }
