@@ -52,8 +52,7 @@ void date822_cat_ctime(struct str *out, time_t t)
 	str_catc(out, ' ');
 	str_cats(out, months[tm.tm_mon % 12]);
 	str_catc(out, ' ');
-	if (tm.tm_mday < 10) str_catc(out, ' ');
-	str_catulong(out, (unsigned long)tm.tm_mday);
+	str_catulong0(out, (unsigned long)tm.tm_mday, 2); /* qmail writes "Nov 06" */
 	str_catc(out, ' ');
 	cat_hms(out, &tm);
 	str_catc(out, ' ');

@@ -14,8 +14,8 @@
 
 /* Appends "26 Nov 2026 08:34:33 -0000" (no weekday, as qmail). */
 void date822_cat(struct str *out, time_t t, int use_localtime);
-/* Appends "Thu Nov 26 08:34:33 2026" in GMT, the asctime form that mbox
- * "From " lines use (no newline). */
+/* Appends "Thu Nov 06 08:34:33 2026" in GMT, the asctime form that mbox
+ * "From " lines use (day zero-padded as qmail does; no newline). */
 void date822_cat_ctime(struct str *out, time_t t);
 /* Reads control/localtime (relative to the current directory): 1 when
  * it holds a "1", 0 otherwise. */

@@ -323,29 +323,19 @@ static int deliver_program(const char *command)
 
 static unsigned long forward_all(const struct dotqmail *dq, size_t upto)
 {
-	char space[65536];
-	struct buf in;
-	struct qq q;
+	char **recips = calloc(upto + 1, sizeof *recips);
 	const char *report;
 	unsigned long qp;
-	int r;
+	size_t n = 0;
 
-	rewind_message();
-	if (qq_open(&q) == -1) errno_report(111, "Unable to run ", qq_program(), "(#4.3.0)");
-	qp = (unsigned long)q.pid;
-	/* The new Return-Path is left out: the queue writes its own. */
-	qq_put(&q, dtline.s, dtline.len);
-	buf_init_read(&in, 0, space, sizeof space);
-	while ((r = (int)buf_fill(&in)) > 0) {
-		qq_put(&q, buf_peek(&in), buf_avail(&in));
-		buf_skip(&in, buf_avail(&in));
-	}
-	if (r < 0) qq_fail(&q);
-	qq_from(&q, str_cstr(&newsender));
+	if (!recips) die_nomem();
 	for (size_t i = 0; i < upto; ++i)
-		if (dq->v[i].kind == DOTQMAIL_FORWARD) qq_to(&q, dq->v[i].text);
-	report = qq_close(&q);
+		if (dq->v[i].kind == DOTQMAIL_FORWARD) recips[n++] = dq->v[i].text;
+	rewind_message();
+	/* The new Return-Path is left out: the queue writes its own. */
+	report = qq_inject_fd(dtline.s, dtline.len, 0, str_cstr(&newsender), recips, n, &qp);
 	if (*report) die_report(*report == 'D' ? 100 : 111, "Unable to forward message: ", report + 1, ".");
+	free(recips);
 	return qp;
 }
 
