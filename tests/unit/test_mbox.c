@@ -148,7 +148,7 @@ START_TEST(from_line)
 {
 	struct str s = STR_INIT;
 	mbox_from_line(&s, "alice@example.org", 17, 0);
-	ck_assert_str_eq(str_cstr(&s), "From alice@example.org Thu Jan  1 00:00:00 1970\n");
+	ck_assert_str_eq(str_cstr(&s), "From alice@example.org Thu Jan 01 00:00:00 1970\n");
 	s.len = 0;
 	mbox_from_line(&s, "", 0, 86400L * 365);
 	ck_assert_str_eq(str_cstr(&s), "From MAILER-DAEMON Fri Jan  1 00:00:00 1971\n");
@@ -170,7 +170,7 @@ static void make_dir(struct str *fn, struct str *from)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	str_copys(fn, dir);
 	str_cats(fn, "/Mailbox");
-	str_copys(from, "From a@b Thu Jan  1 00:00:00 1970\n");
+	str_copys(from, "From a@b Thu Jan 01 00:00:00 1970\n");
 }
 
 static void file_is(struct str *fn, const char *expect)
@@ -205,9 +205,9 @@ START_TEST(deliver_appends)
 		                 0);
 		close(msgfd);
 	}
-	file_is(&fn, "From a@b Thu Jan  1 00:00:00 1970\n"
+	file_is(&fn, "From a@b Thu Jan 01 00:00:00 1970\n"
 	                                 "Delivered-To: x\nSubject: hi\n\n>From me\n\n"
-	                                 "From a@b Thu Jan  1 00:00:00 1970\n"
+	                                 "From a@b Thu Jan 01 00:00:00 1970\n"
 	                                 "Delivered-To: x\nSubject: hi\n\n>From me\n\n");
 	remove_dir();
 	str_free(&fn);
@@ -219,7 +219,7 @@ END_TEST
 START_TEST(deliver_failure_leaves_mbox_as_it_was)
 {
 	struct str fn = STR_INIT, from = STR_INIT, why = STR_INIT;
-	const char *old = "From x Thu Jan  1 00:00:00 1970\nSubject: old\n\nold\n\n";
+	const char *old = "From x Thu Jan 01 00:00:00 1970\nSubject: old\n\nold\n\n";
 	int fd, badfd;
 	make_dir(&fn, &from);
 	fd = open(str_cstr(&fn), O_WRONLY | O_CREAT, 0600);
