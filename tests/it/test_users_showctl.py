@@ -1,0 +1,63 @@
+"""qmail-showctl: the configuration explained, line by line in qmail's
+wording."""
+import shutil
+
+import pytest
+
+from conftest import PREFIX, bin_path, run
+
+CONTROL = PREFIX / "control"
+
+
+@pytest.fixture
+def control(tmp_path):
+    """The shared root's control/, restored afterwards."""
+    keep = tmp_path / "control.saved"
+    shutil.copytree(CONTROL, keep)
+    for p in CONTROL.iterdir():
+        p.unlink()
+    yield CONTROL
+    shutil.rmtree(CONTROL)
+    shutil.copytree(keep, CONTROL)
+
+
+def showctl():
+    r = run([bin_path("qmail-showctl")])
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode()
+
+
+def test_defaults(control):
+    out = showctl()
+    assert out.startswith(f"qmail home directory: {PREFIX}.\nuser-ext delimiter: -.\n")
+    assert "\nconcurrencylocal: (Default.) Local concurrency is 10.\n" in out
+    assert "\nqueuelifetime: (Default.) Message lifetime in the queue is 604800 seconds.\n" in out
+    assert "\nme: (Default.) My name is undefined! Uh-oh.\n" in out
+    assert "\ndefaulthost: (Default.) Default host name is defaulthost.\n" in out
+    assert "\nlocals: (Default.) Messages for me are delivered locally.\n" in out
+    assert "\nlocaltime: (Default.) Dates are written in GMT as -0000.\n" in out
+
+
+def test_values_and_me_as_default(control):
+    (control / "me").write_text("mx.example.org\n")
+    (control / "concurrencylocal").write_text("3\n")
+    (control / "locals").write_text("example.org\n# comment\nlocalhost\n")
+    (control / "rcpthosts").write_text("example.org\n")
+    (control / "localtime").write_text("1\n")
+    (control / "virtualdomains").write_text("virt.example.org:alice\n")
+    (control / "mystery").write_text("x\n")
+    out = showctl()
+    assert "\nme: My name is mx.example.org.\n" in out
+    # Files that default to me say so.
+    assert "\ndefaulthost: (Default.) Default host name is mx.example.org.\n" in out
+    assert "\nidhost: (Default.) Message-ID host name is mx.example.org.\n" in out
+    assert "\nbouncefrom: (Default.) Bounce user name is MAILER-DAEMON.\n" in out
+    assert "\nconcurrencylocal: Local concurrency is 3.\n" in out
+    assert ("\nlocals: \nMessages for example.org are delivered locally.\n"
+            "Messages for localhost are delivered locally.\n") in out
+    assert ("\nrcpthosts: \nSMTP clients may send messages to recipients at example.org.\n"
+            "\nmorercpthosts: (Default.) No effect.\n") in out
+    assert "\nvirtualdomains: \nVirtual domain: virt.example.org:alice\n" in out
+    assert "\nlocaltime: Dates are written in local time with its offset.\n" in out
+    assert "\nmystery: I have no idea what this file does.\n" in out
+    assert "me: I have no idea" not in out
