@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,17 +52,30 @@ int durable_write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int durable_publish(const char *tmp, const char *final)
+static int sync_parent(const char *path)
 {
 	struct str dir = STR_INIT;
-	size_t slash = strlen(final);
+	size_t slash = strlen(path);
 	int r;
-	if (link(tmp, final) == -1) return -1;
-	while (slash > 0 && final[slash - 1] != '/') --slash;
+	while (slash > 0 && path[slash - 1] != '/') --slash;
 	if (slash == 0) str_copys(&dir, ".");
-	else str_copyb(&dir, final, slash);
+	else str_copyb(&dir, path, slash);
 	r = durable_dir(str_cstr(&dir));
 	str_free(&dir);
+	return r;
+}
+
+int durable_replace(const char *tmp, const char *final)
+{
+	if (rename(tmp, final) == -1) return -1;
+	return sync_parent(final);
+}
+
+int durable_publish(const char *tmp, const char *final)
+{
+	int r;
+	if (link(tmp, final) == -1) return -1;
+	r = sync_parent(final);
 	if (r == -1) {
 		int e = errno;
 		unlink(final);

@@ -20,5 +20,10 @@ int durable_write_all(int fd, const char *data, size_t len);
  * must have made the file itself durable (durable_file) first. Fails with
  * EEXIST if final exists. */
 int durable_publish(const char *tmp, const char *final);
+/* Atomically replaces final by tmp (rename), then syncs the directory
+ * of final, so that readers see the old file or the new one, never a
+ * mixture, and the new one survives a crash once this returns. The
+ * caller must have made tmp durable (durable_file) first. */
+int durable_replace(const char *tmp, const char *final);
 
 #endif

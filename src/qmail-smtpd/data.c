@@ -1,0 +1,282 @@
+/* qmail-smtpd's DATA command: reads the message, hands it to the queue
+ * with a Received line on top, and turns the queue's verdict into the
+ * reply.
+ *
+ * The reader is a small state machine over the bytes as they arrive.
+ * Only CR LF "." CR LF ends the message. A LF without CR before it ends
+ * the session with qmail's 451 (the client is broken, and a server that
+ * guessed here is what SMTP smuggling exploits); a CR without LF after it
+ * is message data, never a line end. CR LF is stored as LF, and the dot a
+ * client added in front of a line that starts with one is removed.
+ */
+#include <time.h>
+
+#include "date822.h"
+#include "qq.h"
+#include "smtpd.h"
+
+enum state {
+	LINESTART, /* after CR LF, or at the start */
+	MID,       /* inside a line */
+	CR,        /* a CR is pending: line end if LF follows */
+	DOT,       /* "." at line start */
+	DOTCR      /* "." CR at line start */
+};
+
+struct reader {
+	struct smtpd *s;
+	struct qq *q;
+	enum state st;
+	int inheader;
+	size_t hlen;               /* bytes of the current header line seen */
+	char hname[14];            /* its first bytes, for hop counting */
+	unsigned long hops;
+	unsigned long stored;      /* bytes given to the queue */
+	int toobig;
+};
+
+static int prefix_nocase(const char *s, size_t len, const char *p)
+{
+	size_t i;
+	for (i = 0; p[i]; ++i) {
+		char c = i < len ? s[i] : 0;
+		if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+		if (c != p[i]) return 0;
+	}
+	return 1;
+}
+
+/* Follows the header for hop counting; runs only until the blank line. */
+static void header_bytes(struct reader *r, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && r->inheader; ++i) {
+		if (p[i] != '\n') {
+			if (r->hlen < sizeof r->hname) r->hname[r->hlen] = p[i];
+			++r->hlen;
+			continue;
+		}
+		if (r->hlen == 0) {
+			r->inheader = 0;
+			break;
+		}
+		{
+			size_t k = r->hlen < sizeof r->hname ? r->hlen : sizeof r->hname;
+			if (prefix_nocase(r->hname, k, "received:") ||
+			    prefix_nocase(r->hname, k, "delivered-to:"))
+				++r->hops;
+		}
+		r->hlen = 0;
+	}
+}
+
+static void emit(struct reader *r, const char *p, size_t n)
+{
+	if (!n) return;
+	if (r->inheader) header_bytes(r, p, n);
+	if (r->toobig) return;
+	r->stored += n;
+	if (r->s->databytes && (r->stored > r->s->databytes || r->stored < n)) {
+		/* databytes counts the message as stored; past it we keep
+		 * reading to the end but the queue gets nothing more. */
+		r->toobig = 1;
+		qq_fail(r->q);
+		return;
+	}
+	qq_put(r->q, p, n);
+}
+
+static _Noreturn void stray_newline(struct smtpd *s)
+{
+	out_die(s, "451 See http://pobox.com/~djb/docs/smtplf.html.\r\n", 1);
+}
+
+/* Consumes buffered bytes; returns 1 once the final dot line is read. */
+static int feed(struct reader *r, const char *p, size_t n, size_t *used)
+{
+	size_t i = 0;
+	while (i < n) {
+		char c = p[i];
+		switch (r->st) {
+		case MID: {
+			size_t j = i;
+			while (j < n && p[j] != '\r' && p[j] != '\n') ++j;
+			emit(r, p + i, j - i);
+			i = j;
+			if (i == n) break;
+			if (p[i] == '\n') stray_newline(r->s);
+			r->st = CR;
+			++i;
+			break;
+		}
+		case LINESTART:
+			++i;
+			if (c == '\n') stray_newline(r->s);
+			if (c == '.') r->st = DOT;
+			else if (c == '\r') r->st = CR;
+			else {
+				emit(r, &c, 1);
+				r->st = MID;
+			}
+			break;
+		case CR:
+			++i;
+			if (c == '\n') {
+				emit(r, "\n", 1);
+				r->st = LINESTART;
+			} else if (c == '\r') {
+				emit(r, "\r", 1); /* the earlier CR was data */
+			} else {
+				emit(r, "\r", 1);
+				emit(r, &c, 1);
+				r->st = MID;
+			}
+			break;
+		case DOT:
+			++i;
+			if (c == '\n') stray_newline(r->s);
+			if (c == '\r') r->st = DOTCR;
+			else {
+				emit(r, &c, 1); /* the stuffed dot goes */
+				r->st = MID;
+			}
+			break;
+		case DOTCR:
+			++i;
+			if (c == '\n') {
+				*used = i;
+				return 1;
+			}
+			emit(r, ".\r", 2);
+			if (c == '\r') r->st = CR;
+			else {
+				emit(r, &c, 1);
+				r->st = MID;
+			}
+			break;
+		}
+	}
+	*used = i;
+	return 0;
+}
+
+static void read_message(struct reader *r)
+{
+	for (;;) {
+		size_t used;
+		int done;
+		ssize_t got = buf_fill(&r->s->in);
+		if (got <= 0) smtpd_read_failed(r->s, got == 0);
+		done = feed(r, buf_peek(&r->s->in), buf_avail(&r->s->in), &used);
+		buf_skip(&r->s->in, used);
+		if (done) return;
+	}
+}
+
+/* qmail's character set for Received: values from outside; anything else
+ * becomes '?', so no client can forge a header line or a control byte. */
+static void safe_cat(struct str *o, const char *v)
+{
+	for (; *v; ++v) {
+		char c = *v;
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!ok) {
+			switch (c) {
+			case '.': case '@': case '%': case '+': case '/': case '=':
+			case ':': case '-': case '[': case ']':
+				ok = 1;
+			}
+		}
+		str_catc(o, ok ? c : '?');
+	}
+}
+
+/* "Received: from HOST (HELO helo) (info@IP)\n  by LOCAL with SMTP; DATE\n",
+ * the HELO part only when the client named itself differently. */
+static void received(struct smtpd *s, struct qq *q)
+{
+	struct str r = STR_INIT;
+	str_cats(&r, "Received: from ");
+	safe_cat(&r, s->remotehost);
+	if (s->fakehelo) {
+		str_cats(&r, " (HELO ");
+		safe_cat(&r, str_cstr(&s->helo));
+		str_catc(&r, ')');
+	}
+	str_cats(&r, " (");
+	if (s->remoteinfo) {
+		safe_cat(&r, s->remoteinfo);
+		str_catc(&r, '@');
+	}
+	safe_cat(&r, s->remoteip);
+	str_cats(&r, ")\n  by ");
+	safe_cat(&r, s->local);
+	str_cats(&r, " with SMTP; ");
+	date822_cat(&r, time(0), s->localtime);
+	str_catc(&r, '\n');
+	qq_put(q, r.s, r.len);
+	str_free(&r);
+}
+
+/* The one place where the queue's verdict becomes an SMTP reply. */
+static void reply_verdict(struct smtpd *s, const char *qqx, const struct reader *r,
+                          unsigned long qp)
+{
+	struct str line = STR_INIT;
+	if (!*qqx) {
+		str_cats(&line, "250 ok ");
+		str_catulong(&line, (unsigned long)time(0));
+		str_cats(&line, " qp ");
+		str_catulong(&line, qp);
+		str_cats(&line, "\r\n");
+	} else if (r->hops >= SMTPD_MAXHOPS) {
+		str_cats(&line, "554 too many hops, this message is looping (#5.4.6)\r\n");
+	} else if (r->toobig) {
+		str_cats(&line, "552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n");
+	} else {
+		str_cats(&line, *qqx == 'D' ? "554 " : "451 ");
+		str_cats(&line, qqx + 1);
+		str_cats(&line, "\r\n");
+	}
+	outb(s, line.s, line.len);
+	str_free(&line);
+}
+
+void smtpd_data(struct smtpd *s)
+{
+	struct qq q;
+	struct reader r = {0};
+	const char *qqx;
+	size_t pos = 0;
+	unsigned long qp;
+	if (!s->seenmail) {
+		out(s, "503 MAIL first (#5.5.1)\r\n");
+		return;
+	}
+	if (!s->nrcpt) {
+		out(s, "503 RCPT first (#5.5.1)\r\n");
+		return;
+	}
+	s->seenmail = 0;
+	if (qq_open(&q) == -1) {
+		out(s, "451 qqt failure (#4.3.0)\r\n");
+		return;
+	}
+	qp = (unsigned long)q.pid;
+	out(s, "354 go ahead\r\n");
+	received(s, &q);
+	r.s = s;
+	r.q = &q;
+	r.st = LINESTART;
+	r.inheader = 1;
+	read_message(&r);
+	if (r.hops >= SMTPD_MAXHOPS) qq_fail(&q);
+	qq_from(&q, str_cstr(&s->mailfrom));
+	while (pos < s->rcpts.len) {
+		const char *rcpt = s->rcpts.s + pos;
+		qq_to(&q, rcpt);
+		while (s->rcpts.s[pos]) ++pos;
+		++pos;
+	}
+	qqx = qq_close(&q);
+	reply_verdict(s, qqx, &r, qp);
+}
