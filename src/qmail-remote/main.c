@@ -1,0 +1,179 @@
+/* qmail-remote: sends one message to one remote host by SMTP.
+ *
+ * qmail-remote host sender recip... reads the message on fd 0 and writes
+ * its results on fd 1 as qmail-remote(8) defines (see report.h). It finds
+ * the addresses to try from control/smtproutes or the host's MX records,
+ * skips the addresses that are its own (the MX points back to us) and
+ * the ones qmail-tcpto remembers as dead, and tries the rest in
+ * preference order until one answers; smtp.c then does the talking.
+ *
+ * It runs as qmailr, started by qmail-rspawn, and needs no privilege:
+ * it reads control files and writes queue/lock/tcpto. It always exits 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "addr.h"
+#include "conn.h"
+#include "ctl.h"
+#include "die.h"
+#include "dns.h"
+#include "ipme.h"
+#include "report.h"
+#include "route.h"
+#include "sig.h"
+#include "smtp.h"
+#include "tcpto.h"
+
+static struct str host; /* argv[1], or the relay smtproutes names */
+
+static void nomem(void) { report_fail("ZOut of memory. (#4.3.0)\n"); }
+
+_Noreturn static void temp_control(void) { report_fail("ZUnable to read control files. (#4.3.0)\n"); }
+
+_Noreturn static void perm_dns(void)
+{
+	report_puts("DSorry, I couldn't find any host named ");
+	report_putsafe(host.s, host.len);
+	report_fail(". (#5.1.2)\n");
+}
+
+/* Measures the message when fd 0 is a file (it is, under qmail-rspawn):
+ * the size for SIZE, whether BODY=8BITMIME applies, and whether the last
+ * line is complete, all before any connection is made. */
+static void measure(struct message *m)
+{
+	static char chunk[65536];
+	struct stat st;
+	off_t start;
+	unsigned long size = 0;
+	int eight = 0;
+	char last = '\n';
+	m->fd = 0;
+	m->measured = 0;
+	if (fstat(0, &st) == -1 || !S_ISREG(st.st_mode)) return;
+	start = lseek(0, 0, SEEK_CUR);
+	if (start == -1) return;
+	for (;;) {
+		ssize_t r = read(0, chunk, sizeof chunk);
+		if (r < 0 && errno == EINTR) continue;
+		if (r < 0) report_fail("ZUnable to read message. (#4.3.0)\n");
+		if (r == 0) break;
+		for (ssize_t i = 0; i < r; ++i) {
+			if (chunk[i] == '\n') ++size;
+			if (chunk[i] & 0x80) eight = 1;
+		}
+		size += (unsigned long)r;
+		last = chunk[r - 1];
+	}
+	if (last != '\n')
+		report_fail("DSMTP cannot transfer messages with partial final lines. (#5.6.2)\n");
+	if (lseek(0, start, SEEK_SET) == -1) report_fail("ZUnable to read message. (#4.3.0)\n");
+	m->measured = 1;
+	m->size = size;
+	m->eightbit = eight;
+}
+
+/* The local part quoted as SMTP needs; the domain canonical when asked
+ * (qmail follows CNAMEs of recipient domains unless smtproutes routes
+ * the host). Returns 1 when the domain was an alias. */
+static int mangle(struct str *out, const char *addr, int cname)
+{
+	static struct str dom;
+	size_t len = strlen(addr);
+	size_t at = addr_at(addr, len);
+	int alias = cname;
+	out->len = 0;
+	if (at == len) {
+		str_copyb(out, addr, len);
+		return alias;
+	}
+	addr_quote(out, addr, at);
+	str_catc(out, '@');
+	str_copyb(&dom, addr + at + 1, len - at - 1);
+	if (cname) {
+		int r = dns_cname(&dom);
+		if (r == DNS_SOFT) report_fail("ZCNAME lookup failed temporarily. (#4.4.3)\n");
+		if (r == 0) alias = 0;
+	}
+	str_cat(out, &dom);
+	return alias;
+}
+
+int main(int argc, char **argv)
+{
+	static struct job job;
+	static struct conn conn;
+	struct dns_iplist ips = {0, 0, 0};
+	struct route route = {0, STR_INIT, 25};
+	unsigned long timeout = 1200, timeoutconnect = 60, prefme;
+	int relay, allaliases = 1, r;
+	size_t i;
+
+	die_init("qmail-remote");
+	die_set_nomem(nomem);
+	sig_ignore(SIGPIPE);
+	if (argc < 4) report_fail("DI (qmail-remote) was invoked improperly. (#5.3.5)\n");
+	if (chdir(AUTO_PREFIX) == -1) report_fail("ZUnable to switch to home directory. (#4.3.0)\n");
+	if (ctl_read_ulong("control/timeoutremote", &timeout, 1200) == -1) temp_control();
+	if (ctl_read_ulong("control/timeoutconnect", &timeoutconnect, 60) == -1) temp_control();
+	r = ctl_read_line("control/helohost", &job.helohost, 0);
+	if (r == 0) r = ctl_read_line("control/me", &job.helohost, 0);
+	if (r != 1 || job.helohost.len == 0) temp_control();
+	if (dns_init() == -1) temp_control();
+	if (ipme_init() == -1) report_fail("ZSystem resources temporarily unavailable. (#4.3.0)\n");
+
+	str_copys(&host, argv[1]);
+	r = route_find(&route, host.s, host.len);
+	if (r == -1) temp_control();
+	if (r == -2) report_fail("ZBad port in control/smtproutes. (#4.3.0)\n");
+	relay = route.relay.len > 0;
+	if (relay) str_copy(&host, &route.relay);
+
+	measure(&job.msg);
+	mangle(&job.sender, argv[2], 0);
+	job.nrecips = (size_t)argc - 3;
+	job.recips = calloc(job.nrecips, sizeof *job.recips);
+	if (!job.recips) nomem();
+	for (i = 0; i < job.nrecips; ++i)
+		if (!mangle(&job.recips[i], argv[3 + i], !relay)) allaliases = 0;
+
+	r = relay ? dns_ip(&ips, host.s, host.len, 0) : dns_mxip(&ips, host.s, host.len);
+	if (r == DNS_SOFT) report_fail("ZSorry, I couldn't find any host by that name. (#4.1.2)\n");
+	if (r == DNS_HARD) perm_dns();
+	if (ips.len == 0)
+		report_fail("DSorry, I couldn't find a mail exchanger or IP address. (#5.4.4)\n");
+
+	/* Only exchangers better than the best one that is us may be tried:
+	 * handing the message to an equal or worse one would loop. A relay
+	 * from smtproutes, or recipients that are all aliases, are the
+	 * operator's or the DNS's word and are tried as they are. */
+	prefme = 100000;
+	for (i = 0; i < ips.len; ++i)
+		if (ipme_is(&ips.x[i].ip) && ips.x[i].pref < prefme) prefme = ips.x[i].pref;
+	if (relay) prefme = 300000;
+	if (allaliases) prefme = 500000;
+	for (i = 0; i < ips.len; ++i)
+		if (ips.x[i].pref < prefme) break;
+	if (i == ips.len)
+		report_fail("DSorry. Although I'm listed as a best-preference MX or A for that host,\n"
+			    "it isn't in my control/locals file, so I don't treat it as local. (#5.4.6)\n");
+
+	for (i = 0; i < ips.len; ++i) {
+		if (ips.x[i].pref >= prefme) continue;
+		if (tcpto_dead(&ips.x[i].ip)) continue;
+		if (conn_open(&conn, &ips.x[i].ip, (unsigned)route.port, (unsigned)timeoutconnect,
+			      (unsigned)timeout) == 0) {
+			tcpto_note(&ips.x[i].ip, 0);
+			smtp_deliver(&conn, &job);
+		}
+		if (errno == EAFNOSUPPORT || errno == ENETUNREACH) continue; /* no route of that kind here */
+		tcpto_note(&ips.x[i].ip, errno == ETIMEDOUT);
+	}
+	report_fail("ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n");
+}
