@@ -33,6 +33,7 @@ int main(void)
 		str_catc(&line, '\n');
 		buf_putstr(&out, &line);
 	}
+	str_free(&line);
 	if (buf_flush(&out) == -1) die_temp_sys("unable to write output");
 	return 0;
 }
