@@ -18,15 +18,15 @@
 #include "ctl.h"
 #include "die.h"
 
-#define T_A 1
+#define T_A     1
 #define T_CNAME 5
-#define T_MX 15
-#define T_AAAA 28
-#define C_IN 1
+#define T_MX    15
+#define T_AAAA  28
+#define C_IN    1
 
-#define NAMEMAX 256   /* dotted text of a name, with its NUL */
-#define MAXSERVERS 8
-#define MAXMX 64
+#define NAMEMAX        256 /* dotted text of a name, with its NUL */
+#define MAXSERVERS     8
+#define MAXMX          64
 #define UDP_TIMEOUT_MS 3000
 #define TCP_TIMEOUT_MS 10000
 
@@ -70,7 +70,8 @@ static void server_line(const char *s, size_t len)
 	if (len && s[0] == '[') {
 		size_t close = mem_chr(s, len, ']');
 		if (close == len) return;
-		if (close + 1 < len && (s[close + 1] != ':' || !port_parse(s + close + 2, len - close - 2, &port)))
+		if (close + 1 < len &&
+		    (s[close + 1] != ':' || !port_parse(s + close + 2, len - close - 2, &port)))
 			return;
 		if (ipaddr_parse(&ip, s + 1, close - 1)) server_add(&ip, port);
 		return;
@@ -90,9 +91,11 @@ static void resolvconf(void)
 		size_t i = 10;
 		if (len < 11 || memcmp(line, "nameserver", 10) != 0) continue;
 		if (line[i] != ' ' && line[i] != '\t') continue;
-		while (i < len && (line[i] == ' ' || line[i] == '\t')) ++i;
+		while (i < len && (line[i] == ' ' || line[i] == '\t'))
+			++i;
 		size_t end = i;
-		while (end < len && line[end] != ' ' && line[end] != '\t') ++end;
+		while (end < len && line[end] != ' ' && line[end] != '\t')
+			++end;
 		struct ipaddr ip;
 		if (ipaddr_parse(&ip, line + i, end - i)) server_add(&ip, 53);
 	}
@@ -107,7 +110,8 @@ int dns_init(void)
 	int r = ctl_read_lines("control/dnsservers", &lines);
 	nservers = 0;
 	if (r == -1) return -1;
-	while ((line = ctl_next(&lines, &pos, &len)) != 0) server_line(line, len);
+	while ((line = ctl_next(&lines, &pos, &len)) != 0)
+		server_line(line, len);
 	str_free(&lines);
 	if (r == 0 || nservers == 0) resolvconf();
 	if (nservers == 0) {
@@ -250,7 +254,8 @@ static long ms_left(const struct timespec *deadline)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	long ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	long ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	          (deadline->tv_nsec - now.tv_nsec) / 1000000;
 	return ms < 0 ? 0 : ms;
 }
 
@@ -330,7 +335,8 @@ static int ask_tcp(const struct server *srv, const struct str *q, struct str *an
 	int fd = socket(srv->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1) return 0;
 	deadline_in(&deadline, TCP_TIMEOUT_MS);
-	if (connect(fd, (const struct sockaddr *)&srv->sa, srv->len) == -1 && errno != EINPROGRESS) goto done;
+	if (connect(fd, (const struct sockaddr *)&srv->sa, srv->len) == -1 && errno != EINPROGRESS)
+		goto done;
 	if (wait_fd(fd, POLLOUT, &deadline) == -1) goto done;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1 || err) goto done;
 	str_catc(&out, (char)(q->len >> 8));
@@ -369,9 +375,12 @@ static int query(const char *name, size_t len, unsigned type, struct str *ans)
 			if (!ask_udp(&servers[i], &q, ans, &truncated)) continue;
 			if (truncated && !ask_tcp(&servers[i], &q, ans)) continue;
 			rcode = (unsigned char)ans->s[3] & 0x0f;
-			if (rcode == 0) result = DNS_OK;
-			else if (rcode == 3) result = DNS_HARD;
-			else continue; /* SERVFAIL, REFUSED, ...: another server may know */
+			if (rcode == 0)
+				result = DNS_OK;
+			else if (rcode == 3)
+				result = DNS_HARD;
+			else
+				continue; /* SERVFAIL, REFUSED, ...: another server may know */
 			str_free(&q);
 			return result;
 		}
@@ -402,8 +411,8 @@ struct rrset {
 	size_t msglen;
 };
 
-static void rr_note(void *ctx, unsigned type, const char *owner, const unsigned char *msg, size_t msglen,
-		    size_t rdoff, size_t rdlen)
+static void rr_note(void *ctx, unsigned type, const char *owner, const unsigned char *msg,
+                    size_t msglen, size_t rdoff, size_t rdlen)
 {
 	struct rrset *s = ctx;
 	if (type == T_CNAME && s->ncn < 16) {
@@ -463,7 +472,8 @@ static int lookup(struct rrset *s, const char *name, size_t len, unsigned type)
 		memset(s, 0, sizeof *s);
 		memcpy(s->qname, want, sizeof want);
 		s->type = type;
-		if (dns_parse_answer((const unsigned char *)ans.s, ans.len, rr_note, s) < 0 || s->bad) {
+		if (dns_parse_answer((const unsigned char *)ans.s, ans.len, rr_note, s) < 0 ||
+		    s->bad) {
 			str_free(&ans);
 			return DNS_SOFT;
 		}
@@ -515,7 +525,8 @@ static size_t strip_dot(const char *name, size_t len)
 	return len;
 }
 
-static int one_type(struct dns_iplist *out, const char *name, size_t len, unsigned type, unsigned long pref)
+static int one_type(struct dns_iplist *out, const char *name, size_t len, unsigned type,
+                    unsigned long pref)
 {
 	static struct rrset s;
 	int r = lookup(&s, name, len, type);

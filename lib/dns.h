@@ -25,7 +25,7 @@
 #include "ipaddr.h"
 #include "str.h"
 
-#define DNS_OK 0
+#define DNS_OK   0
 #define DNS_SOFT (-1)
 #define DNS_HARD (-2)
 
@@ -62,7 +62,7 @@ void dns_iplist_free(struct dns_iplist *l);
  * every answer record; owner is lower case, dotted, without the final
  * dot. Returns the RCODE, or -1 when the message is malformed. */
 typedef void (*dns_rr_fn)(void *ctx, unsigned type, const char *owner, const unsigned char *msg,
-			  size_t msglen, size_t rdoff, size_t rdlen);
+                          size_t msglen, size_t rdoff, size_t rdlen);
 int dns_parse_answer(const unsigned char *msg, size_t len, dns_rr_fn each, void *ctx);
 /* Expands a possibly compressed name at *pos into out (256 bytes), as
  * above; advances *pos past it. 0 or -1 when malformed. */

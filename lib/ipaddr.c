@@ -78,7 +78,8 @@ int ipaddr_from_sockaddr(struct ipaddr *ip, const struct sockaddr *sa)
 		return 1;
 	}
 	if (sa->sa_family == AF_INET6) {
-		const unsigned char *a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+		const unsigned char *a =
+		    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
 		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 		if (memcmp(a, mapped, 12) == 0) {
 			ip->family = AF_INET;

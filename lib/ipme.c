@@ -45,7 +45,8 @@ static int each_listed(const char *fn, void (*fn_each)(const struct ipaddr *))
 	if (r == -1) return -1;
 	while ((line = ctl_next(&lines, &pos, &len)) != 0) {
 		struct ipaddr ip;
-		if (ipaddr_parse(&ip, line, len) || ipaddr_parse_literal(&ip, line, len)) fn_each(&ip);
+		if (ipaddr_parse(&ip, line, len) || ipaddr_parse_literal(&ip, line, len))
+			fn_each(&ip);
 	}
 	str_free(&lines);
 	return 0;

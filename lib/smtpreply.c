@@ -14,7 +14,8 @@ void smtpreply_start(struct smtpreply *r)
 
 static void keep(struct smtpreply *r, const char *line, size_t len)
 {
-	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) --len;
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		--len;
 	for (size_t i = 0; i < len && r->text.len < SMTPREPLY_TEXTMAX - 1; ++i) {
 		char c = line[i];
 		if (c == '\r') continue;
@@ -28,11 +29,11 @@ int smtpreply_line(struct smtpreply *r, const char *line, size_t len)
 	int first = r->lines++ == 0;
 	keep(r, line, len);
 	if (first) {
-		if (len < 3 || !digit(line[0]) || !digit(line[1]) || !digit(line[2]) || line[0] < '2' ||
-		    line[0] > '5')
+		if (len < 3 || !digit(line[0]) || !digit(line[1]) || !digit(line[2]) ||
+		    line[0] < '2' || line[0] > '5')
 			return 1; /* malformed: code stays 0 */
 		r->code = (unsigned)(line[0] - '0') * 100 + (unsigned)(line[1] - '0') * 10 +
-			  (unsigned)(line[2] - '0');
+		          (unsigned)(line[2] - '0');
 	}
 	/* "NNN-" continues; "NNN ", "NNN" and anything else ends the reply.
 	 * A continuation line with another code is taken as it comes, as
@@ -47,7 +48,8 @@ int smtpreply_class(unsigned code)
 	return 4;
 }
 
-int smtpreply_ehlo_has(const struct smtpreply *r, const char *keyword, const char **param, size_t *plen)
+int smtpreply_ehlo_has(const struct smtpreply *r, const char *keyword, const char **param,
+                       size_t *plen)
 {
 	size_t klen = strlen(keyword);
 	size_t pos = mem_chr(r->text.s, r->text.len, '\n'); /* skip the greeting line */

@@ -39,7 +39,8 @@ int smtpreply_class(unsigned code);
 /* For an EHLO reply: 1 when keyword (case-insensitive) is one of the
  * extensions offered on lines after the first. *param and *plen are set
  * to what follows the keyword on its line (may be empty). */
-int smtpreply_ehlo_has(const struct smtpreply *r, const char *keyword, const char **param, size_t *plen);
+int smtpreply_ehlo_has(const struct smtpreply *r, const char *keyword, const char **param,
+                       size_t *plen);
 
 /* The SIZE limit an EHLO reply announces: 1 and *limit set when the
  * server gives a positive limit, 0 for none (absent, 0, or unreadable). */

@@ -33,7 +33,8 @@ static void from_record(struct tcpto_entry *e, const unsigned char *r)
 		memcpy(e->ip.a, r, 16);
 	}
 	e->count = r[16];
-	for (int i = 24; i < 32; ++i) t = t << 8 | r[i];
+	for (int i = 24; i < 32; ++i)
+		t = t << 8 | r[i];
 	e->when = (time_t)t;
 }
 
@@ -50,7 +51,8 @@ static ssize_t read_table(int fd, unsigned char *t)
 {
 	ssize_t n;
 	memset(t, 0, TABLE);
-	do n = pread(fd, t, TABLE, 0);
+	do
+		n = pread(fd, t, TABLE, 0);
 	while (n == -1 && errno == EINTR);
 	return n;
 }
@@ -72,7 +74,8 @@ static int find(const unsigned char *t, const struct ipaddr *ip)
 	unsigned char want[16];
 	to_record(want, ip);
 	for (int i = 0; i < TCPTO_SLOTS; ++i)
-		if (t[i * TCPTO_RECORD + 16] && memcmp(t + i * TCPTO_RECORD, want, 16) == 0) return i;
+		if (t[i * TCPTO_RECORD + 16] && memcmp(t + i * TCPTO_RECORD, want, 16) == 0)
+			return i;
 	return -1;
 }
 
@@ -146,7 +149,8 @@ void tcpto_note(const struct ipaddr *ip, int timedout)
 		set_when(r, now);
 	}
 	ssize_t w;
-	do w = pwrite(fd, t + i * TCPTO_RECORD, TCPTO_RECORD, (off_t)i * TCPTO_RECORD);
+	do
+		w = pwrite(fd, t + i * TCPTO_RECORD, TCPTO_RECORD, (off_t)i * TCPTO_RECORD);
 	while (w == -1 && errno == EINTR);
 	close(fd);
 }

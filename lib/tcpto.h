@@ -24,8 +24,8 @@
 
 #include "ipaddr.h"
 
-#define TCPTO_FILE "queue/lock/tcpto"
-#define TCPTO_SLOTS 64
+#define TCPTO_FILE   "queue/lock/tcpto"
+#define TCPTO_SLOTS  64
 #define TCPTO_RECORD 32
 
 struct tcpto_entry {

@@ -25,7 +25,7 @@ static int wait_ready(int fd, short ev, unsigned seconds)
 		if (errno != EINTR) return -1;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left = (long)seconds * 1000 - ((now.tv_sec - start.tv_sec) * 1000 +
-					       (now.tv_nsec - start.tv_nsec) / 1000000);
+		                               (now.tv_nsec - start.tv_nsec) / 1000000);
 		if (left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -58,7 +58,7 @@ static ssize_t conn_write(struct buf *b, char *data, size_t len)
 }
 
 int conn_open(struct conn *c, const struct ipaddr *ip, unsigned port, unsigned timeoutconnect,
-	      unsigned timeout)
+              unsigned timeout)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen = ipaddr_sockaddr(ip, port, &sa);

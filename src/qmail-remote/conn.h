@@ -14,7 +14,7 @@
 
 struct conn {
 	int fd;
-	unsigned timeout;  /* seconds per read or write */
+	unsigned timeout; /* seconds per read or write */
 	struct ipaddr peer;
 	struct buf in, out;
 	char inspace[4096];
@@ -23,7 +23,7 @@ struct conn {
 
 /* 0 connected, -1 with errno set (ETIMEDOUT when the wait ran out). */
 int conn_open(struct conn *c, const struct ipaddr *ip, unsigned port, unsigned timeoutconnect,
-	      unsigned timeout);
+              unsigned timeout);
 void conn_close(struct conn *c);
 
 #endif

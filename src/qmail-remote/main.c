@@ -34,7 +34,10 @@ static struct str host; /* argv[1], or the relay smtproutes names */
 
 static void nomem(void) { report_fail("ZOut of memory. (#4.3.0)\n"); }
 
-_Noreturn static void temp_control(void) { report_fail("ZUnable to read control files. (#4.3.0)\n"); }
+_Noreturn static void temp_control(void)
+{
+	report_fail("ZUnable to read control files. (#4.3.0)\n");
+}
 
 _Noreturn static void perm_dns(void)
 {
@@ -119,7 +122,8 @@ int main(int argc, char **argv)
 	die_set_nomem(nomem);
 	sig_ignore(SIGPIPE);
 	if (argc < 4) report_fail("DI (qmail-remote) was invoked improperly. (#5.3.5)\n");
-	if (chdir(AUTO_PREFIX) == -1) report_fail("ZUnable to switch to home directory. (#4.3.0)\n");
+	if (chdir(AUTO_PREFIX) == -1)
+		report_fail("ZUnable to switch to home directory. (#4.3.0)\n");
 	if (ctl_read_ulong("control/timeoutremote", &timeout, 1200) == -1) temp_control();
 	if (ctl_read_ulong("control/timeoutconnect", &timeoutconnect, 60) == -1) temp_control();
 	r = ctl_read_line("control/helohost", &job.helohost, 0);
@@ -161,18 +165,20 @@ int main(int argc, char **argv)
 	for (i = 0; i < ips.len; ++i)
 		if (ips.x[i].pref < prefme) break;
 	if (i == ips.len)
-		report_fail("DSorry. Although I'm listed as a best-preference MX or A for that host,\n"
-			    "it isn't in my control/locals file, so I don't treat it as local. (#5.4.6)\n");
+		report_fail(
+		    "DSorry. Although I'm listed as a best-preference MX or A for that host,\n"
+		    "it isn't in my control/locals file, so I don't treat it as local. (#5.4.6)\n");
 
 	for (i = 0; i < ips.len; ++i) {
 		if (ips.x[i].pref >= prefme) continue;
 		if (tcpto_dead(&ips.x[i].ip)) continue;
 		if (conn_open(&conn, &ips.x[i].ip, (unsigned)route.port, (unsigned)timeoutconnect,
-			      (unsigned)timeout) == 0) {
+		              (unsigned)timeout) == 0) {
 			tcpto_note(&ips.x[i].ip, 0);
 			smtp_deliver(&conn, &job);
 		}
-		if (errno == EAFNOSUPPORT || errno == ENETUNREACH) continue; /* no route of that kind here */
+		if (errno == EAFNOSUPPORT || errno == ENETUNREACH)
+			continue; /* no route of that kind here */
 		tcpto_note(&ips.x[i].ip, errno == ETIMEDOUT);
 	}
 	report_fail("ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n");

@@ -41,7 +41,8 @@ int route_find(struct route *r, const char *host, size_t len)
 	r->relay.len = 0;
 	if (rc == -1) return -1;
 	for (size_t i = 0; i <= len && !v; ++i)
-		if (i == 0 || i == len || host[i] == '.') v = lookup(&lines, host + i, len - i, &vlen);
+		if (i == 0 || i == len || host[i] == '.')
+			v = lookup(&lines, host + i, len - i, &vlen);
 	if (!v) {
 		str_free(&lines);
 		return 0;

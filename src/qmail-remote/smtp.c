@@ -9,8 +9,8 @@
 #include "report.h"
 #include "smtpreply.h"
 
-#define LINEMAX 1000      /* a reply line longer than this is cut */
-#define PIPEBATCH 100     /* RCPTs written before their replies are read */
+#define LINEMAX   1000 /* a reply line longer than this is cut */
+#define PIPEBATCH 100  /* RCPTs written before their replies are read */
 
 static struct conn *conn;
 static struct smtpreply reply;
@@ -133,7 +133,8 @@ static void blast(const struct message *m)
 	/* Only reached when the message could not be measured first: the
 	 * server sees the connection drop without a final dot and keeps
 	 * nothing. */
-	if (!bol) report_fail("DSMTP cannot transfer messages with partial final lines. (#5.6.2)\n");
+	if (!bol)
+		report_fail("DSMTP cannot transfer messages with partial final lines. (#5.6.2)\n");
 	critical = 1;
 	send_b(".\r\n", 3);
 	flush();
@@ -241,7 +242,8 @@ void smtp_deliver(struct conn *c, const struct job *job)
 		 * so that neither side blocks writing while the other waits. */
 		size_t sent = 0, read = 0;
 		mail_from(job, &ext);
-		while (sent < job->nrecips && sent < PIPEBATCH) command("RCPT TO:<", &job->recips[sent++], ">");
+		while (sent < job->nrecips && sent < PIPEBATCH)
+			command("RCPT TO:<", &job->recips[sent++], ">");
 		if (sent == job->nrecips) command("DATA", 0, 0);
 		flush();
 		mail_reply();
@@ -250,7 +252,8 @@ void smtp_deliver(struct conn *c, const struct job *job)
 			++read;
 			if (read == sent && sent < job->nrecips) {
 				size_t stop = sent + PIPEBATCH;
-				while (sent < job->nrecips && sent < stop) command("RCPT TO:<", &job->recips[sent++], ">");
+				while (sent < job->nrecips && sent < stop)
+					command("RCPT TO:<", &job->recips[sent++], ">");
 				if (sent == job->nrecips) command("DATA", 0, 0);
 				flush();
 			}
@@ -287,6 +290,7 @@ void smtp_deliver(struct conn *c, const struct job *job)
 	code = get_reply();
 	critical = 0;
 	if (smtpreply_class(code) == 5) quit("D", " failed after I sent the message");
-	if (smtpreply_class(code) == 4 || code >= 300) quit("Z", " failed after I sent the message");
+	if (smtpreply_class(code) == 4 || code >= 300)
+		quit("Z", " failed after I sent the message");
 	quit("K", " accepted message");
 }

@@ -16,16 +16,16 @@
 #include "str.h"
 
 struct message {
-	int fd;                /* the message, LF line ends, read from here */
-	int measured;          /* 1 when size and eightbit below are known */
-	unsigned long size;    /* bytes as sent: each LF counted as CR LF */
-	int eightbit;          /* some byte has its high bit set */
+	int fd;             /* the message, LF line ends, read from here */
+	int measured;       /* 1 when size and eightbit below are known */
+	unsigned long size; /* bytes as sent: each LF counted as CR LF */
+	int eightbit;       /* some byte has its high bit set */
 };
 
 struct job {
 	struct str helohost;
-	struct str sender;     /* as it goes in MAIL FROM:<...> */
-	struct str *recips;    /* as they go in RCPT TO:<...> */
+	struct str sender;  /* as it goes in MAIL FROM:<...> */
+	struct str *recips; /* as they go in RCPT TO:<...> */
 	size_t nrecips;
 	struct message msg;
 };

@@ -49,7 +49,8 @@ END_TEST
 
 START_TEST(malformed_is_temporary)
 {
-	const char *bad[] = {"hello\r\n", "25\r\n", "2x0 ok\r\n", "650 what\r\n", "\r\n", "099 x\r\n"};
+	const char *bad[] = {"hello\r\n",    "25\r\n", "2x0 ok\r\n",
+	                     "650 what\r\n", "\r\n",   "099 x\r\n"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
 		struct smtpreply r = {0, 0, STR_INIT};
 		smtpreply_start(&r);
@@ -72,7 +73,8 @@ START_TEST(text_is_capped_and_nul_shown)
 	memcpy(line, "250-", 4);
 	line[10] = 0;
 	smtpreply_start(&r);
-	for (int i = 0; i < 1000; ++i) ck_assert_int_eq(smtpreply_line(&r, line, sizeof line), 0);
+	for (int i = 0; i < 1000; ++i)
+		ck_assert_int_eq(smtpreply_line(&r, line, sizeof line), 0);
 	ck_assert_int_eq(smtpreply_line(&r, "250 end", 7), 1);
 	ck_assert_uint_le(r.text.len, SMTPREPLY_TEXTMAX);
 	ck_assert_int_eq(r.text.s[10], '?');
@@ -88,7 +90,7 @@ START_TEST(ehlo_keywords)
 	unsigned long limit = 0;
 	smtpreply_start(&r);
 	feed(&r, "250-mx.example PIPELINING SIZE 1\r\n250-pipelining\r\n250-SIZE 10240000\r\n"
-		 "250-8BITMIME\r\n250-AUTH=LOGIN\r\n250 ENHANCEDSTATUSCODES\r\n");
+	         "250-8BITMIME\r\n250-AUTH=LOGIN\r\n250 ENHANCEDSTATUSCODES\r\n");
 	ck_assert_uint_eq(r.code, 250);
 	ck_assert(smtpreply_ehlo_has(&r, "PIPELINING", 0, 0));
 	ck_assert(smtpreply_ehlo_has(&r, "8bitmime", 0, 0));
@@ -135,8 +137,8 @@ struct seen {
 	unsigned type;
 };
 
-static void note(void *ctx, unsigned type, const char *owner, const unsigned char *msg, size_t msglen,
-		 size_t rdoff, size_t rdlen)
+static void note(void *ctx, unsigned type, const char *owner, const unsigned char *msg,
+                 size_t msglen, size_t rdoff, size_t rdlen)
 {
 	struct seen *s = ctx;
 	(void)msg;
@@ -153,9 +155,8 @@ START_TEST(dns_messages)
 	/* header (1 answer, rcode 3), question "a.b" MX, answer with a
 	 * compressed owner pointing at the question name */
 	static const unsigned char ok[] = {
-	    0x12, 0x34, 0x81, 0x83, 0, 1, 0, 1, 0, 0, 0, 0,
-	    1, 'A', 1, 'b', 0, 0, 15, 0, 1,
-	    0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1};
+	    0x12, 0x34, 0x81, 0x83, 0, 1, 0, 1, 0, 0, 0, 0,  1, 'A', 1,   'b', 0, 0, 15,
+	    0,    1,    0xc0, 12,   0, 1, 0, 1, 0, 0, 0, 60, 0, 4,   127, 0,   0, 1};
 	struct seen s = {0, "", 0};
 	ck_assert_int_eq(dns_parse_answer(ok, sizeof ok, note, &s), 3);
 	ck_assert_int_eq(s.n, 1);
