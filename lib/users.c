@@ -13,10 +13,10 @@
 #include "auto.h"
 
 /* qmail-getpw's exit codes that mean something to us (qmail's qlx.h). */
-#define GETPW_NFS 115
+#define GETPW_NFS     115
 #define GETPW_NOALIAS 116
-#define GETPW_SYS 118
-#define GETPW_EXEC 121
+#define GETPW_SYS     118
+#define GETPW_EXEC    121
 
 /* qmail-getpw prints six short fields; more than this is not its output. */
 #define GETPW_MAX_OUTPUT 65536
@@ -117,8 +117,10 @@ static int cdb_search(const char *local, size_t len, struct str *val)
 	r = cdb_find(&c, "", 0);
 	if (r > 0) {
 		str_ready(&wild, cdb_datalen(&c));
-		if (cdb_read(&c, wild.s, cdb_datalen(&c), cdb_datapos(&c)) != 0) r = -1;
-		else wild.len = cdb_datalen(&c);
+		if (cdb_read(&c, wild.s, cdb_datalen(&c), cdb_datapos(&c)) != 0)
+			r = -1;
+		else
+			wild.len = cdb_datalen(&c);
 	}
 	if (r < 0) goto fail;
 	if (r == 0) {
@@ -132,7 +134,8 @@ static int cdb_search(const char *local, size_t len, struct str *val)
 	 * shorter prefix (wildcards), longest first, down to "!" alone. */
 	for (i = key.len; i > 0; --i) {
 		int wildcard = i < key.len;
-		if (wildcard && i > 1 && mem_chr(wild.s, wild.len, key.s[i - 1]) == wild.len) continue;
+		if (wildcard && i > 1 && mem_chr(wild.s, wild.len, key.s[i - 1]) == wild.len)
+			continue;
 		r = cdb_find(&c, key.s, (unsigned)i);
 		if (r < 0) goto fail;
 		if (r == 0) continue;
@@ -211,11 +214,14 @@ static int getpw_search(const char *local, size_t len, struct str *val)
 		ssize_t r = read(pi[0], chunk, sizeof chunk);
 		if (r < 0 && errno == EINTR) continue;
 		if (r <= 0) break;
-		if (val->len + (size_t)r > GETPW_MAX_OUTPUT) toolong = 1;
-		else str_catb(val, chunk, (size_t)r);
+		if (val->len + (size_t)r > GETPW_MAX_OUTPUT)
+			toolong = 1;
+		else
+			str_catb(val, chunk, (size_t)r);
 	}
 	close(pi[0]);
-	do w = waitpid(pid, &status, 0);
+	do
+		w = waitpid(pid, &status, 0);
 	while (w == -1 && errno == EINTR);
 	if (w == -1 || !WIFEXITED(status)) {
 		reason = "Temporary failure in qmail-lspawn.";

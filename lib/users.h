@@ -41,7 +41,10 @@ struct users_entry {
 	struct str dash;
 	struct str ext;
 };
-#define USERS_ENTRY_INIT {STR_INIT, 0, 0, STR_INIT, STR_INIT, STR_INIT}
+#define USERS_ENTRY_INIT                                                                           \
+	{                                                                                          \
+		STR_INIT, 0, 0, STR_INIT, STR_INIT, STR_INIT                                       \
+	}
 
 /* 1 found (out filled), 0 no such user, -1 temporary failure. out must be
  * initialised (USERS_ENTRY_INIT or a previous lookup); it is reused. */

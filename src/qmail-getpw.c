@@ -23,22 +23,30 @@
 #include "die.h"
 #include "str.h"
 
-#define EXIT_NFS 115
+#define EXIT_NFS     115
 #define EXIT_NOALIAS 116
-#define EXIT_SYS 118
+#define EXIT_SYS     118
 #define USERNAME_MAX 32 /* qmail-getpw(8): names are shorter than this */
-#define ALIAS_USER "alias"
+#define ALIAS_USER   "alias"
 
 /* Errors that say "try again later" rather than "not there". */
 static int error_is_temporary(int e)
 {
 	switch (e) {
-	case EINTR: case ENOMEM: case EIO: case ETIMEDOUT: case EAGAIN: case ENFILE:
-	case EMFILE: case ETXTBSY: case ESTALE: case EHOSTUNREACH: case ECONNREFUSED:
-	case ENETUNREACH: case ENOLCK:
-		return 1;
-	default:
-		return 0;
+	case EINTR:
+	case ENOMEM:
+	case EIO:
+	case ETIMEDOUT:
+	case EAGAIN:
+	case ENFILE:
+	case EMFILE:
+	case ETXTBSY:
+	case ESTALE:
+	case EHOSTUNREACH:
+	case ECONNREFUSED:
+	case ENETUNREACH:
+	case ENOLCK: return 1;
+	default: return 0;
 	}
 }
 
@@ -101,7 +109,8 @@ int main(int argc, char **argv)
 		if (n >= USERNAME_MAX) continue;
 		pw = user_for_prefix(local, n);
 		if (!pw) continue;
-		if (n < len) ext = local + n + 1;
+		if (n < len)
+			ext = local + n + 1;
 		else {
 			ext = "";
 			dash = "";

@@ -25,8 +25,8 @@
 #include "str.h"
 
 #define ASSIGN "users/assign"
-#define TMP "users/cdb.tmp"
-#define CDB "users/cdb"
+#define TMP    "users/cdb.tmp"
+#define CDB    "users/cdb"
 
 static struct cdb_make cdbm;
 static int fdtemp = -1;
@@ -72,7 +72,8 @@ static void add_line(unsigned long lineno, struct str *line, struct str *wildcha
 	size_t colon, i, field_start, fields = 0;
 	size_t fstart[7], flen[7];
 
-	if (line->len == 0) bad_line(lineno, "empty line (the list must end with a line holding a single dot)");
+	if (line->len == 0)
+		bad_line(lineno, "empty line (the list must end with a line holding a single dot)");
 	if (mem_chr(line->s, line->len, 0) < line->len) bad_line(lineno, "contains a NUL byte");
 	if (line->s[0] != '=' && line->s[0] != '+')
 		bad_line(lineno, "must start with = (simple) or + (wildcard)");
@@ -103,7 +104,8 @@ static void add_line(unsigned long lineno, struct str *line, struct str *wildcha
 	} else if (colon > 1) {
 		char last = line->s[colon - 1];
 		if (last >= 'A' && last <= 'Z') last = (char)(last - 'A' + 'a');
-		if (mem_chr(wildchars->s, wildchars->len, last) == wildchars->len) str_catc(wildchars, last);
+		if (mem_chr(wildchars->s, wildchars->len, last) == wildchars->len)
+			str_catc(wildchars, last);
 	}
 	lower(key.s, key.len);
 
@@ -153,7 +155,8 @@ int main(void)
 	}
 	close(fd);
 
-	if (cdb_make_add(&cdbm, "", 0, wildchars.s ? wildchars.s : "", (unsigned)wildchars.len) != 0)
+	if (cdb_make_add(&cdbm, "", 0, wildchars.s ? wildchars.s : "", (unsigned)wildchars.len) !=
+	    0)
 		fail_temp("unable to write " TMP);
 	if (cdb_make_finish(&cdbm) != 0) fail_temp("unable to write " TMP);
 	if (durable_file(fdtemp) == -1) fail_temp("unable to write " TMP);

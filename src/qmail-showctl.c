@@ -25,9 +25,9 @@
 #include "str.h"
 
 /* qmail's compile-time constants that nqmail keeps. */
-#define USER_EXT_BREAK "-"
+#define USER_EXT_BREAK           "-"
 #define SILENT_CONCURRENCY_LIMIT 120
-#define QUEUE_SPLIT 23
+#define QUEUE_SPLIT              23
 
 static struct buf out;
 static char outspace[4096];
@@ -94,8 +94,10 @@ static void show_line(const char *fn, int use_me, const char *dflt, const char *
 	}
 	if (r == 0) {
 		put("(Default.) ");
-		if (use_me && me_ok) str_copy(&line, &me);
-		else str_copys(&line, dflt);
+		if (use_me && me_ok)
+			str_copy(&line, &me);
+		else
+			str_copys(&line, dflt);
 	}
 	put(pre);
 	put_safe(line.s, line.len);
@@ -136,11 +138,16 @@ static void show_morercpthosts_cdb(void)
 	int have_text = stat("morercpthosts", &text) == 0;
 	int have_cdb = stat("morercpthosts.cdb", &cdb) == 0;
 	put("\nmorercpthosts.cdb: ");
-	if (!have_text && !have_cdb) put("(Default.) No effect.\n");
-	else if (!have_text) put("Oops! morercpthosts.cdb exists but morercpthosts doesn't.\n");
-	else if (!have_cdb) put("Oops! morercpthosts exists but morercpthosts.cdb doesn't.\n");
-	else if (text.st_mtime > cdb.st_mtime) put("Oops! morercpthosts.cdb is older than morercpthosts.\n");
-	else put("Modified recently enough; hopefully up to date.\n");
+	if (!have_text && !have_cdb)
+		put("(Default.) No effect.\n");
+	else if (!have_text)
+		put("Oops! morercpthosts.cdb exists but morercpthosts doesn't.\n");
+	else if (!have_cdb)
+		put("Oops! morercpthosts exists but morercpthosts.cdb doesn't.\n");
+	else if (text.st_mtime > cdb.st_mtime)
+		put("Oops! morercpthosts.cdb is older than morercpthosts.\n");
+	else
+		put("Modified recently enough; hopefully up to date.\n");
 }
 
 static void show_localtime(void)
@@ -148,16 +155,20 @@ static void show_localtime(void)
 	struct str line = STR_INIT;
 	int r = ctl_read_line("localtime", &line, 0);
 	heading("localtime");
-	if (r == -1) put("Oops! Trouble reading this file.\n");
-	else if (r == 0) put("(Default.) Dates are written in GMT as -0000.\n");
-	else if (str_equals(&line, "1")) put("Dates are written in local time with its offset.\n");
-	else put("Dates are written in GMT as -0000.\n");
+	if (r == -1)
+		put("Oops! Trouble reading this file.\n");
+	else if (r == 0)
+		put("(Default.) Dates are written in GMT as -0000.\n");
+	else if (str_equals(&line, "1"))
+		put("Dates are written in local time with its offset.\n");
+	else
+		put("Dates are written in GMT as -0000.\n");
 	str_free(&line);
 }
 
 static void show_ids(void)
 {
-	static const char *const users[] = {"alias", "qmaild", "qmaill", "root",
+	static const char *const users[] = {"alias",  "qmaild", "qmaill", "root",
 	                                    "qmailp", "qmailq", "qmailr", "qmails"};
 	static const char *const groups[] = {"nofiles", "qmail"};
 	size_t i;
@@ -165,26 +176,58 @@ static void show_ids(void)
 	for (i = 0; i < sizeof users / sizeof *users; ++i) {
 		struct passwd *pw = getpwnam(users[i]);
 		if (i) put(", ");
-		if (pw) put_ulong((unsigned long)pw->pw_uid);
-		else put("-");
+		if (pw)
+			put_ulong((unsigned long)pw->pw_uid);
+		else
+			put("-");
 	}
 	put(".\ngroup ids: ");
 	for (i = 0; i < sizeof groups / sizeof *groups; ++i) {
 		struct group *gr = getgrnam(groups[i]);
 		if (i) put(", ");
-		if (gr) put_ulong((unsigned long)gr->gr_gid);
-		else put("-");
+		if (gr)
+			put_ulong((unsigned long)gr->gr_gid);
+		else
+			put("-");
 	}
 	put(".\n");
 }
 
 static const char *const known[] = {
-	"badmailfrom", "bouncefrom", "bouncehost", "concurrencylocal", "concurrencyremote",
-	"databytes", "defaultdelivery", "defaultdomain", "defaulthost", "dnsservers",
-	"doublebouncehost", "doublebounceto", "envnoathost", "helohost", "idhost", "localiphost",
-	"locals", "localtime", "me", "moreipme", "morercpthosts", "morercpthosts.cdb", "notipme",
-	"percenthack", "plusdomain", "qmqpservers", "queuelifetime", "rcpthosts", "smtpgreeting",
-	"smtproutes", "timeoutconnect", "timeoutremote", "timeoutsmtpd", "virtualdomains",
+    "badmailfrom",
+    "bouncefrom",
+    "bouncehost",
+    "concurrencylocal",
+    "concurrencyremote",
+    "databytes",
+    "defaultdelivery",
+    "defaultdomain",
+    "defaulthost",
+    "dnsservers",
+    "doublebouncehost",
+    "doublebounceto",
+    "envnoathost",
+    "helohost",
+    "idhost",
+    "localiphost",
+    "locals",
+    "localtime",
+    "me",
+    "moreipme",
+    "morercpthosts",
+    "morercpthosts.cdb",
+    "notipme",
+    "percenthack",
+    "plusdomain",
+    "qmqpservers",
+    "queuelifetime",
+    "rcpthosts",
+    "smtpgreeting",
+    "smtproutes",
+    "timeoutconnect",
+    "timeoutremote",
+    "timeoutsmtpd",
+    "virtualdomains",
 };
 
 static int is_known(const char *name)
@@ -297,8 +340,8 @@ int main(void)
 	show_number("queuelifetime", "604800", "Message lifetime in the queue is ", " seconds");
 	if (show_list("rcpthosts", "SMTP clients may send messages to any recipient.",
 	              "SMTP clients may send messages to recipients at ", ".") == 1)
-		show_list("morercpthosts", "No effect.", "SMTP clients may send messages to recipients at ",
-		          ".");
+		show_list("morercpthosts", "No effect.",
+		          "SMTP clients may send messages to recipients at ", ".");
 	else
 		show_list("morercpthosts", "No rcpthosts; morercpthosts is irrelevant.",
 		          "No rcpthosts; doesn't matter that morercpthosts has ", ".");

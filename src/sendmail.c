@@ -95,9 +95,12 @@ int main(int argc, char **argv)
 			const char *arg = 0;
 			c = *a;
 			if (strchr("efpoBFNb", c)) {
-				if (a[1]) arg = a + 1;
-				else if (optind + 1 < argc) arg = argv[++optind];
-				else die_usage(USAGE);
+				if (a[1])
+					arg = a + 1;
+				else if (optind + 1 < argc)
+					arg = argv[++optind];
+				else
+					die_usage(USAGE);
 			}
 			switch (c) {
 			case 't': use_header = 1; break;
@@ -108,12 +111,21 @@ int main(int argc, char **argv)
 				if (arg[0] == 's') smtpd();
 				if (arg[0] != 'm') die_usage(USAGE);
 				break;
-			case 'v': case 'i': case 'm': case 'x': case 'e': case 'o': case 'p': case 'B':
-			case 'N': case 'E': case 'J':
-				break;
+			case 'v':
+			case 'i':
+			case 'm':
+			case 'x':
+			case 'e':
+			case 'o':
+			case 'p':
+			case 'B':
+			case 'N':
+			case 'E':
+			case 'J': break;
 			default: die_usage(USAGE);
 			}
-			if (arg || c == 'E' || c == 'J') break; /* the rest of this word is used up */
+			if (arg || c == 'E' || c == 'J')
+				break; /* the rest of this word is used up */
 		}
 	}
 
@@ -129,7 +141,8 @@ int main(int argc, char **argv)
 	}
 	if (fullname) env_put("MAILNAME", fullname);
 	qargv[i++] = "--";
-	while (optind < argc) qargv[i++] = argv[optind++];
+	while (optind < argc)
+		qargv[i++] = argv[optind++];
 	qargv[i] = 0;
 	run(qargv[0], qargv);
 }

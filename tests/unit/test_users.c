@@ -46,10 +46,31 @@ static void make_example_cdb(void)
 	int fd = open("users/cdb", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(cdb_make_start(&m, fd), 0);
-	ADD(&m, "!", "alias\0" "7790\0" "2108\0" "/var/qmail/alias\0" "-\0");
-	ADD(&m, "!joe-", "joe\0" "507\0" "100\0" "/home/joe\0" "-\0");
-	ADD(&m, "!joe\0", "joe\0" "507\0" "100\0" "/home/joe\0" "\0");
-	ADD(&m, "!list-", "lists\0" "600\0" "60\0" "/home/lists\0" "-\0" "l-");
+	ADD(&m, "!",
+	    "alias\0"
+	    "7790\0"
+	    "2108\0"
+	    "/var/qmail/alias\0"
+	    "-\0");
+	ADD(&m, "!joe-",
+	    "joe\0"
+	    "507\0"
+	    "100\0"
+	    "/home/joe\0"
+	    "-\0");
+	ADD(&m, "!joe\0",
+	    "joe\0"
+	    "507\0"
+	    "100\0"
+	    "/home/joe\0"
+	    "\0");
+	ADD(&m, "!list-",
+	    "lists\0"
+	    "600\0"
+	    "60\0"
+	    "/home/lists\0"
+	    "-\0"
+	    "l-");
 	ADD(&m, "", "-");
 	ck_assert_int_eq(cdb_make_finish(&m), 0);
 	close(fd);
@@ -101,7 +122,8 @@ static void write_getpw(const char *body)
 
 START_TEST(falls_back_to_getpw)
 {
-	write_getpw("printf 'mary\\0001001\\000100\\000/home/mary\\000-\\000%s\\000' \"${1#mary-}\"");
+	write_getpw(
+	    "printf 'mary\\0001001\\000100\\000/home/mary\\000-\\000%s\\000' \"${1#mary-}\"");
 	expect("mary-x", "mary", 1001, "/home/mary", "-", "x");
 	/* Not listed in users/cdb: qmail-getpw decides. */
 	make_example_cdb();
@@ -142,12 +164,36 @@ END_TEST
 START_TEST(parses_fields)
 {
 	struct users_entry e = USERS_ENTRY_INIT;
-	ck_assert_int_eq(users_parse("u\0" "1\0" "2\0" "/h\0" "-\0" "e\0", 15, &e), 1);
+	ck_assert_int_eq(users_parse("u\0"
+	                             "1\0"
+	                             "2\0"
+	                             "/h\0"
+	                             "-\0"
+	                             "e\0",
+	                             15, &e),
+	                 1);
 	ck_assert_str_eq(str_cstr(&e.ext), "e");
-	ck_assert_int_eq(users_parse("u\0" "1\0" "2\0" "/h\0" "\0", 11, &e), 1);
+	ck_assert_int_eq(users_parse("u\0"
+	                             "1\0"
+	                             "2\0"
+	                             "/h\0"
+	                             "\0",
+	                             11, &e),
+	                 1);
 	ck_assert_str_eq(str_cstr(&e.ext), "");
-	ck_assert_int_eq(users_parse("u\0" "x\0" "2\0" "/h\0" "\0", 11, &e), 0);
-	ck_assert_int_eq(users_parse("u\0" "1\0" "2\0" "/h", 9, &e), 0);
+	ck_assert_int_eq(users_parse("u\0"
+	                             "x\0"
+	                             "2\0"
+	                             "/h\0"
+	                             "\0",
+	                             11, &e),
+	                 0);
+	ck_assert_int_eq(users_parse("u\0"
+	                             "1\0"
+	                             "2\0"
+	                             "/h",
+	                             9, &e),
+	                 0);
 	ck_assert_int_eq(users_parse("", 0, &e), 0);
 	ck_assert_int_eq(users_lookup("a\0b", 3, &e), 0);
 	users_entry_free(&e);
