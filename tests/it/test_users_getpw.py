@@ -1,8 +1,11 @@
 """qmail-getpw against real passwd accounts (qmail-getpw(8)).
 
 The tests create their own accounts with useradd (they run as root) and
-remove them afterwards.
+remove them afterwards. Account names carry the process id, since several
+test runs may share the machine; the one shared account, "alias", is
+created and removed under a lock file.
 """
+import fcntl
 import os
 import pwd
 import shutil
@@ -24,6 +27,9 @@ def _passwd_tool(args):
             return r
         time.sleep(0.2)
     return r
+
+
+P = f"nq{os.getpid()}"  # a prefix no other test run uses
 
 
 class Accounts:
@@ -59,6 +65,14 @@ def accounts(tmp_path):
     a.remove_all()
 
 
+@pytest.fixture
+def alias_lock():
+    """Holds the machine-wide lock for the alias account."""
+    with open("/tmp/nqmail-test-alias.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def getpw(local):
     r = run([bin_path("qmail-getpw"), local])
     fields = r.stdout.split(b"\0")
@@ -82,54 +96,54 @@ def ensure_alias(accounts):
 
 
 def test_user_and_extensions(accounts):
-    joe = accounts.add("nqtjoe")
-    expect("nqtjoe", joe, b"", b"")
-    expect("nqtjoe-foo", joe, b"-", b"foo")
+    joe = accounts.add(P + "joe")
+    expect(P + "joe", joe, b"", b"")
+    expect(P + "joe-foo", joe, b"-", b"foo")
     # The split is at a '-', the extension keeps its case and its dashes.
-    expect("nqtjoe-Foo-Bar", joe, b"-", b"Foo-Bar")
+    expect(P + "joe-Foo-Bar", joe, b"-", b"Foo-Bar")
     # The user may be written in any case at the front of the address.
-    expect("NqtJOE-x", joe, b"-", b"x")
-    expect("nqtjoe-", joe, b"-", b"")
+    expect(P.upper()[:2] + P[2:] + "JOE-x", joe, b"-", b"x")
+    expect(P + "joe-", joe, b"-", b"")
 
 
 def test_longest_user_prefix_wins(accounts):
-    joe = accounts.add("nqtjoe")
-    joelist = accounts.add("nqtjoe-list")
+    joe = accounts.add(P + "joe")
+    joelist = accounts.add(P + "joe-list")
     if joelist is None:
         pytest.skip("useradd refuses names with '-'")
-    expect("nqtjoe-list-x", joelist, b"-", b"x")
-    expect("nqtjoe-list", joelist, b"", b"")
-    expect("nqtjoe-lis", joe, b"-", b"lis")
+    expect(P + "joe-list-x", joelist, b"-", b"x")
+    expect(P + "joe-list", joelist, b"", b"")
+    expect(P + "joe-lis", joe, b"-", b"lis")
 
 
-def test_alias_handles_everything_else(accounts):
+def test_alias_handles_everything_else(alias_lock, accounts):
     alias = ensure_alias(accounts)
-    accounts.add("nqtjoe")
-    expect("nqtjoey", alias, b"-", b"nqtjoey")
+    accounts.add(P + "joe")
+    expect(P + "joey", alias, b"-", (P + "joey").encode())
     expect("Nobody-Such-x", alias, b"-", b"Nobody-Such-x")
 
 
-def test_root_and_foreign_home_are_not_users(accounts):
+def test_root_and_foreign_home_are_not_users(alias_lock, accounts):
     alias = ensure_alias(accounts)
-    assert accounts.add("nqtzero", uid=0, own_home=False) is not None
-    expect("nqtzero", alias, b"-", b"nqtzero")
+    assert accounts.add(P + "zero", uid=0, own_home=False) is not None
+    expect(P + "zero", alias, b"-", (P + "zero").encode())
     # An account whose home belongs to someone else is not a user.
-    assert accounts.add("nqtforeign", own_home=False) is not None
-    expect("nqtforeign-x", alias, b"-", b"nqtforeign-x")
+    assert accounts.add(P + "foreign", own_home=False) is not None
+    expect(P + "foreign-x", alias, b"-", (P + "foreign-x").encode())
     # Nor is one whose home does not exist.
-    gone = accounts.add("nqtgone")
+    gone = accounts.add(P + "gone")
     shutil.rmtree(gone.pw_dir)
-    expect("nqtgone", alias, b"-", b"nqtgone")
+    expect(P + "gone", alias, b"-", (P + "gone").encode())
 
 
-def test_uppercase_account_names_never_match(accounts):
+def test_uppercase_account_names_never_match(alias_lock, accounts):
     alias = ensure_alias(accounts)
-    if accounts.add("NqtUpper", extra=["--badname"]) is None:
+    if accounts.add("N" + P[1:] + "Up", extra=["--badname"]) is None:
         pytest.skip("useradd refuses uppercase names")
-    expect("NqtUpper", alias, b"-", b"NqtUpper")
+    expect("N" + P[1:] + "Up", alias, b"-", ("N" + P[1:] + "Up").encode())
 
 
-def test_without_alias_user_prints_nothing():
+def test_without_alias_user_prints_nothing(alias_lock):
     try:
         pwd.getpwnam("alias")
         pytest.skip("an alias account exists on this machine")
