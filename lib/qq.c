@@ -2,7 +2,9 @@
 #include "qq.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,45 +13,82 @@
 #include "durable.h"
 #include "env.h"
 
+extern char **environ;
+
 const char *qq_program(void)
 {
 	const char *p = env_get("QMAILQUEUE");
 	return (p && *p) ? p : AUTO_PREFIX "/bin/qmail-queue";
 }
 
+/* A pipe whose ends are close-on-exec and above fd 1, so that the
+ * spawned program gets exactly its fd 0 and fd 1 from us. */
+static int pipe_high(int p[2])
+{
+	if (pipe(p) == -1) return -1;
+	for (int i = 0; i < 2; ++i) {
+		int fd;
+		if (p[i] > 1) {
+			fcntl(p[i], F_SETFD, FD_CLOEXEC);
+			continue;
+		}
+		fd = fcntl(p[i], F_DUPFD_CLOEXEC, 2);
+		if (fd == -1) {
+			int e = errno;
+			close(p[0]);
+			close(p[1]);
+			errno = e;
+			return -1;
+		}
+		close(p[i]);
+		p[i] = fd;
+	}
+	return 0;
+}
+
+/* posix_spawn rather than fork: the queue program starts once per message,
+ * and a vfork-style start copies no page tables. A program that cannot be
+ * executed is reported here, as -1 with errno. */
 int qq_open(struct qq *q)
 {
-	int pm[2], pe[2];
+	int pm[2], pe[2], r;
 	const char *prog = qq_program();
+	char *argv[2];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t dflt;
 	q->failed = 0;
 	q->env.s = 0;
 	q->env.len = q->env.cap = 0;
-	if (pipe(pm) == -1) return -1;
-	if (pipe(pe) == -1) {
+	if (pipe_high(pm) == -1) return -1;
+	if (pipe_high(pe) == -1) {
 		close(pm[0]);
 		close(pm[1]);
 		return -1;
 	}
-	q->pid = fork();
-	if (q->pid == -1) {
-		close(pm[0]); close(pm[1]); close(pe[0]); close(pe[1]);
-		return -1;
+	argv[0] = (char *)prog;
+	argv[1] = 0;
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	r = posix_spawn_file_actions_init(&fa);
+	if (!r) r = posix_spawnattr_init(&attr);
+	if (!r) {
+		r = posix_spawn_file_actions_adddup2(&fa, pm[0], 0);
+		if (!r) r = posix_spawn_file_actions_adddup2(&fa, pe[0], 1);
+		if (!r) r = posix_spawnattr_setsigdefault(&attr, &dflt);
+		if (!r) r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+		if (!r) r = posix_spawn(&q->pid, prog, &fa, &attr, argv, environ);
+		posix_spawnattr_destroy(&attr);
 	}
-	if (q->pid == 0) {
-		char *argv[2];
-		argv[0] = (char *)prog;
-		argv[1] = 0;
-		close(pm[1]);
-		close(pe[1]);
-		if (dup2(pm[0], 0) == -1 || dup2(pe[0], 1) == -1) _exit(120);
-		if (pm[0] != 0) close(pm[0]);
-		if (pe[0] != 1) close(pe[0]);
-		signal(SIGPIPE, SIG_DFL);
-		execv(prog, argv);
-		_exit(120);
-	}
+	posix_spawn_file_actions_destroy(&fa);
 	close(pm[0]);
 	close(pe[0]);
+	if (r) {
+		close(pm[1]);
+		close(pe[1]);
+		errno = r;
+		return -1;
+	}
 	q->fdm = pm[1];
 	q->fde = pe[1];
 	buf_init_write(&q->out, q->fdm, q->space, sizeof q->space);
@@ -143,7 +182,7 @@ const char *qq_inject_fd(const char *head, size_t headlen, int fd, const char *s
 	*qp = 0;
 	if (qq_open(&q) == -1) {
 		report.len = 0;
-		str_cats(&report, "Zunable to start ");
+		str_cats(&report, "Zqq unable to start ");
 		str_cats(&report, qq_program());
 		str_cats(&report, ": ");
 		str_cats(&report, strerror(errno));
