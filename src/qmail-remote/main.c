@@ -96,8 +96,9 @@ static int mangle(struct str *out, const char *addr, int cname)
 		str_copyb(out, addr, len);
 		return alias;
 	}
-	addr_quote(out, addr, at);
-	str_catc(out, '@');
+	/* Quoting "local@" lets addr_quote split at this very '@', so a local
+	 * part that holds an '@' of its own is quoted too. */
+	addr_quote(out, addr, at + 1);
 	str_copyb(&dom, addr + at + 1, len - at - 1);
 	if (cname) {
 		int r = dns_cname(&dom);

@@ -216,12 +216,13 @@ def test_pipelining_when_offered(remote):
     try:
         remote.ctl("smtproutes", f"pipe.test:127.0.0.1:{srv.port}\n")
         reports, _ = remote.send("pipe.test", "s@nqmail.test",
-                                 ["a@pipe.test", "b@pipe.test", "c@pipe.test"], MSG)
+                                 ["a@pipe.test", "b c@pipe.test", "x@y@pipe.test"], MSG)
     finally:
         srv.stop()
     lines = seen["batch"].split(b"\r\n")
+    # local parts that need it are quoted
     assert lines[:5] == [b"MAIL FROM:<s@nqmail.test>", b"RCPT TO:<a@pipe.test>",
-                         b"RCPT TO:<b@pipe.test>", b"RCPT TO:<c@pipe.test>", b"DATA"]
+                         b'RCPT TO:<"b c"@pipe.test>', b'RCPT TO:<"x@y"@pipe.test>', b"DATA"]
     assert [r[0] for r in reports] == ["r", "h", "r", "K"]
     assert reports[1][1] == "127.0.0.1 does not like recipient.\nRemote host said: 550 no such user\n"
     assert seen["data"].endswith(b"\r\n..\r\n.\r\n")
