@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,16 +12,15 @@
 #include "durable.h"
 #include "env.h"
 
-extern char **environ;
-
 const char *qq_program(void)
 {
 	const char *p = env_get("QMAILQUEUE");
 	return (p && *p) ? p : AUTO_PREFIX "/bin/qmail-queue";
 }
 
-/* A pipe whose ends are close-on-exec and above fd 1, so that the
- * spawned program gets exactly its fd 0 and fd 1 from us. */
+/* A pipe whose ends are close-on-exec and above fd 1, so that the queue
+ * program gets exactly its fd 0 and fd 1 from us and dup2 never meets
+ * an end that is already in place. */
 static int pipe_high(int p[2])
 {
 	if (pipe(p) == -1) return -1;
@@ -46,17 +44,34 @@ static int pipe_high(int p[2])
 	return 0;
 }
 
-/* posix_spawn rather than fork: the queue program starts once per message,
- * and a vfork-style start copies no page tables. A program that cannot be
- * executed is reported here, as -1 with errno. */
+/* What the child needs, kept out of qq_open's frame: after vfork the
+ * child runs on the parent's stack, and nothing it reads may live in
+ * registers that the compiler thinks vfork could clobber. */
+static struct {
+	char *argv[2];
+	int in, out;
+	struct sigaction sa;
+} child;
+
+/* vfork rather than fork: the queue program starts once per message, and
+ * vfork copies no page tables. The child only rearranges its descriptors
+ * and signal disposition (system calls only, nothing of ours written) and
+ * execs; if that fails, exit 120 reports it as qmail's qmail_open does. */
+static pid_t start_queue(void)
+{
+	pid_t pid = vfork();
+	if (pid == 0) {
+		if (dup2(child.in, 0) == -1 || dup2(child.out, 1) == -1) _exit(120);
+		sigaction(SIGPIPE, &child.sa, 0);
+		execv(child.argv[0], child.argv);
+		_exit(120);
+	}
+	return pid;
+}
+
 int qq_open(struct qq *q)
 {
-	int pm[2], pe[2], r;
-	const char *prog = qq_program();
-	char *argv[2];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t dflt;
+	int pm[2], pe[2];
 	q->failed = 0;
 	q->env.s = 0;
 	q->env.len = q->env.cap = 0;
@@ -66,27 +81,17 @@ int qq_open(struct qq *q)
 		close(pm[1]);
 		return -1;
 	}
-	argv[0] = (char *)prog;
-	argv[1] = 0;
-	sigemptyset(&dflt);
-	sigaddset(&dflt, SIGPIPE);
-	r = posix_spawn_file_actions_init(&fa);
-	if (!r) r = posix_spawnattr_init(&attr);
-	if (!r) {
-		r = posix_spawn_file_actions_adddup2(&fa, pm[0], 0);
-		if (!r) r = posix_spawn_file_actions_adddup2(&fa, pe[0], 1);
-		if (!r) r = posix_spawnattr_setsigdefault(&attr, &dflt);
-		if (!r) r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-		if (!r) r = posix_spawn(&q->pid, prog, &fa, &attr, argv, environ);
-		posix_spawnattr_destroy(&attr);
-	}
-	posix_spawn_file_actions_destroy(&fa);
+	memset(&child, 0, sizeof child);
+	child.argv[0] = (char *)qq_program();
+	child.in = pm[0];
+	child.out = pe[0];
+	child.sa.sa_handler = SIG_DFL;
+	q->pid = start_queue();
 	close(pm[0]);
 	close(pe[0]);
-	if (r) {
+	if (q->pid == -1) {
 		close(pm[1]);
 		close(pe[1]);
-		errno = r;
 		return -1;
 	}
 	q->fdm = pm[1];

@@ -144,7 +144,7 @@ static int parse_addr(struct smtpd *s, const char *arg, size_t len, const char *
 	case SMTPADDR_OK:
 		return 1;
 	case SMTPADDR_TOOLONG:
-		out(s, "553 address too long (#5.1.7)\r\n");
+		out(s, "553 address too long (#5.1.3)\r\n");
 		return 0;
 	default:
 		out(s, "555 syntax error (#5.5.4)\r\n");
