@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@ enum hfield {
 	H_APPARENTLYTO,
 	H_RETURNPATH,
 	H_CONTENTLENGTH,
+	H_MAILFOLLOWUPTO,
 	H_COUNT
 };
 
@@ -80,6 +82,7 @@ static const char *const hfield_names[H_COUNT] = {
     "apparently-to",
     "return-path",
     "content-length",
+    "mail-followup-to",
 };
 
 /* An address list, kept as NUL-terminated strings one after the other. */
@@ -112,6 +115,9 @@ static char outspace[8192];
 static struct str sender;
 static int sender_set;
 static struct addrs recips_args, recips_header, recips_resent;
+static struct addrs to_cc;   /* To and Cc addresses, for Mail-Followup-To */
+static struct str mft_lists; /* QMAILMFTFILE: the lists we post to */
+static int mft_wanted;
 static int seen[H_COUNT];
 static int resent;
 static struct str saved_header; /* rewritten fields, printed after the new ones */
@@ -242,6 +248,10 @@ static void rw_field(struct rfc822_tokens *a, void *vctx)
 	case H_RETURNPATH: set_sender_from(a); break;
 	case H_TO:
 	case H_CC:
+		rfc822_unquote(&plain, a);
+		addrs_add(&recips_header, &plain);
+		addrs_add(&to_cc, &plain);
+		break;
 	case H_BCC:
 	case H_APPARENTLYTO:
 		rfc822_unquote(&plain, a);
@@ -405,6 +415,40 @@ static void messageid_field(struct str *f, const char *prefix)
 	str_cats(f, ">\n");
 }
 
+/* With QMAILMFTFILE, a message to one of the mailing lists it names gets
+ * "Mail-Followup-To:" with its To and Cc addresses, so that replies go to
+ * the list rather than to the author too. The addresses come out in
+ * qmail's order: fields last to first, each field's addresses in order. */
+static void mail_followup_to(void)
+{
+	size_t pos, n, i, found = 0;
+	const char **list;
+	struct str q = STR_INIT;
+	if (!mft_wanted || seen[H_MAILFOLLOWUPTO] || to_cc.count == 0) return;
+	for (pos = 0; pos < to_cc.all.len && !found; pos += strlen(to_cc.all.s + pos) + 1) {
+		size_t lpos = 0, llen;
+		const char *l;
+		const char *a = to_cc.all.s + pos;
+		while (!found && (l = ctl_next(&mft_lists, &lpos, &llen)) != 0)
+			found = llen == strlen(a) && memcmp(l, a, llen) == 0;
+	}
+	if (!found) return;
+	list = calloc(to_cc.count, sizeof *list);
+	if (!list) die_nomem();
+	for (pos = 0, n = 0; pos < to_cc.all.len; pos += strlen(to_cc.all.s + pos) + 1)
+		list[n++] = to_cc.all.s + pos;
+	puts_("Mail-Followup-To: ");
+	for (i = n; i-- > 0;) {
+		q.len = 0;
+		rfc822_quote_addr(&q, list[i], strlen(list[i]));
+		putstr(&q);
+		if (i) puts_(",\n  ");
+	}
+	puts_("\n");
+	free(list);
+	str_free(&q);
+}
+
 static void finish_header(void)
 {
 	struct str f = STR_INIT;
@@ -453,6 +497,7 @@ static void finish_header(void)
 			putstr(&f);
 		}
 		if (!seen[H_TO] && !seen[H_CC]) puts_("Cc: recipient list not shown: ;\n");
+		mail_followup_to();
 	}
 	putstr(&saved_header);
 	str_free(&f);
@@ -552,6 +597,17 @@ static void control_tokens(const char *fn, const char *envname, const char *pref
 	str_free(&text);
 }
 
+/* Read before the chdir to the install root: the name is the user's. */
+static void read_mft_file(void)
+{
+	const char *fn = env_get("QMAILMFTFILE");
+	int r;
+	if (!fn) return;
+	r = ctl_read_lines(fn, &mft_lists);
+	if (r == -1) die_temp_sys("unable to read ", fn);
+	mft_wanted = r == 1;
+}
+
 static void read_controls(void)
 {
 	const char *e;
@@ -641,6 +697,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	starttime = time(0);
 	read_environment();
+	read_mft_file();
 	read_controls();
 
 	while ((c = getopt(argc, argv, "aAhHnNf:")) != -1) {

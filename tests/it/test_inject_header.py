@@ -261,3 +261,19 @@ def test_queue_failures(tmp_path, controls):
 
 def test_bad_option_is_usage_error(cap):
     assert inject(cap, b"", ["-z"]).returncode == 100
+
+
+def test_mail_followup_to_for_listed_lists(cap, tmp_path):
+    lists = tmp_path / "lists"
+    lists.write_text("list@lists.example.com\n")
+    msg = b"To: list@lists.example.com, joe@example.com\nCc: fred\n\n"
+    assert inject(cap, msg, QMAILMFTFILE=str(lists)).returncode == 0
+    mft = cap.message()["Mail-Followup-To"]
+    assert [a.strip() for a in mft.split(",")] == [
+        "fred@example.org", "list@lists.example.com", "joe@example.com"]
+    # Not to a listed list, or already there: nothing added.
+    assert inject(cap, b"To: joe@example.com\n\n", QMAILMFTFILE=str(lists)).returncode == 0
+    assert cap.message()["Mail-Followup-To"] is None
+    msg = b"To: list@lists.example.com\nMail-Followup-To: me@example.com\n\n"
+    assert inject(cap, msg, QMAILMFTFILE=str(lists)).returncode == 0
+    assert cap.message().get_all("Mail-Followup-To") == ["me@example.com"]
