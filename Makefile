@@ -55,7 +55,7 @@ ifeq ($(SAN)$(FUZZ),0)
 STATIC_LDFLAGS = -static
 endif
 
-.PHONY: all install test unit it deps clean check-build format fuzz-build fuzz-smoke
+.PHONY: all install run test unit it deps clean check-build format fuzz-build fuzz-smoke
 all: $(BINS)
 
 # auto.h carries the install root; it is rewritten only when PREFIX changes,
@@ -116,8 +116,17 @@ fuzz-smoke: fuzz-build
 	    || { tail -n 30 build/fuzz/$$n.log; exit 1; }; \
 	  tail -n 1 build/fuzz/$$n.log; done
 
+# SENDMAIL=1 also links /usr/sbin/sendmail to PREFIX/bin/sendmail.
 install: all
-	sh scripts/install.sh '$(BUILDDIR)' '$(DESTDIR)$(PREFIX)'
+	SENDMAIL='$(SENDMAIL)' sh scripts/install.sh '$(BUILDDIR)' '$(DESTDIR)$(PREFIX)' '$(PREFIX)'
+
+# make run: a local instance under build/run (scripts/run.sh) on
+# 127.0.0.1:$(PORT); Ctrl-C stops it, running it again reuses it.
+PORT     ?= 2525
+INSTANCE ?= $(CURDIR)/build/run
+run:
+	$(MAKE) install BUILDDIR='$(INSTANCE)/build' PREFIX='$(INSTANCE)/root' NQ_INSTALL_MODE=user SENDMAIL=0
+	@sh scripts/run.sh '$(INSTANCE)/root' '$(PORT)'
 
 # One build-and-test pass: BUILDDIR and PREFIX say which.
 check-build: all $(UNIT_BINS)

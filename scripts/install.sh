@@ -1,10 +1,13 @@
 #!/bin/sh
-# install.sh BUILDDIR ROOT: installs the built programs, man pages and the
-# empty directory tree under ROOT. Safe to run again over an existing tree:
-# control files and queue contents are never overwritten.
+# install.sh BUILDDIR ROOT [PREFIX]: installs the built programs, man pages
+# and the empty directory tree under ROOT. PREFIX, where the tree will run,
+# defaults to ROOT (they differ when make install is given a DESTDIR).
+# Safe to run again over an existing tree: control files and queue
+# contents are never overwritten.
 set -e
 build=$1
 root=$2
+prefix=${3:-$2}
 [ -n "$build" ] && [ -n "$root" ] || { echo "usage: install.sh BUILDDIR ROOT" >&2; exit 100; }
 umask 022
 for d in bin control man man/man1 man/man5 man/man8 users alias boot doc; do
@@ -23,4 +26,6 @@ for f in man/*.[158]; do
 	cp "$f" "$root/man/man$s/"
 done
 [ -f "$root/control/defaultdelivery" ] || echo ./Mailbox > "$root/control/defaultdelivery"
+# ---- services, qmailctl's configuration, site files, sendmail (issue 6)
+sh "$(dirname "$0")/install-site.sh" "$root" "$prefix"
 exit 0
