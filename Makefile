@@ -50,7 +50,7 @@ LDLIBS_qmail-remote = -lssl -lcrypto
 # statically: on a VM the dynamic loader's start-up is about a third of
 # their cost (bench/smtp). Not under the sanitizers or the fuzzer, which
 # need their dynamic runtimes.
-STATIC_PROGS = qmail-smtpd qmail-queue qmail-local
+STATIC_PROGS = qmail-smtpd qmail-queue qmail-local qmail-remote
 ifeq ($(SAN)$(FUZZ),0)
 STATIC_LDFLAGS = -static
 endif
