@@ -53,6 +53,20 @@ static _Noreturn void mailq(void)
 	run(argv[0], argv);
 }
 
+/* "-f <addr>" means addr, and "-f <>" the null sender, as mail programs
+ * written for sendmail expect; qmail-inject would take the brackets as
+ * part of the address. */
+static const char *unbracket(const char *s)
+{
+	size_t n = strlen(s);
+	char *t;
+	if (n < 2 || s[0] != '<' || s[n - 1] != '>') return s;
+	t = strdup(s + 1);
+	if (!t) die_nomem();
+	t[n - 2] = 0;
+	return t;
+}
+
 /* -f user@host also makes the From: field user@host. */
 static void sender_identity(const char *s)
 {
@@ -104,7 +118,7 @@ int main(int argc, char **argv)
 			}
 			switch (c) {
 			case 't': use_header = 1; break;
-			case 'f': sender = arg; break;
+			case 'f': sender = unbracket(arg); break;
 			case 'F': fullname = arg; break;
 			case 'b':
 				if (arg[0] == 'p') mailq();
@@ -137,7 +151,7 @@ int main(int argc, char **argv)
 	if (sender) {
 		qargv[i++] = "-f";
 		qargv[i++] = (char *)sender;
-		sender_identity(sender);
+		if (*sender) sender_identity(sender); /* <> names no From: user */
 	}
 	if (fullname) env_put("MAILNAME", fullname);
 	qargv[i++] = "--";

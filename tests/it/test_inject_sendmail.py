@@ -58,6 +58,14 @@ def test_sender_and_full_name(cap):
     assert cap.message()["From"] == '"Me" <me@example.net>'
 
 
+def test_bracketed_and_null_sender(cap):
+    assert sendmail(cap, ["-f", "<a@example.net>", "x@example.com"], b"\n").returncode == 0
+    assert cap.envelope()[0] == "a@example.net"
+    assert sendmail(cap, ["-f<>", "x@example.com"], b"\n").returncode == 0
+    assert cap.envelope()[0] == ""
+    assert cap.message()["From"] == "sam@example.org"
+
+
 def test_ignored_options_are_accepted(cap):
     args = ["-i", "-oi", "-oem", "-odb", "-v", "-N", "never", "-Nsuccess,failure", "-m", "-x",
             "-em", "-B", "8BITMIME", "-pesmtp", "-bm", "-Jjunk", "--", "x@example.com"]
