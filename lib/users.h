@@ -24,6 +24,9 @@
  * when nobody handles the address: qmail-getpw found no user and there is
  * no "alias" user. qmail reports that case as a temporary failure
  * ("Unable to find alias user!"), and qmail-lspawn should do the same.
+ *
+ * qmail-getpw is waited for by its pid: a caller must not reap children
+ * it did not start (waitpid(-1) from a SIGCHLD handler) during a lookup.
  */
 #ifndef NQ_USERS_H
 #define NQ_USERS_H
