@@ -1,32 +1,19 @@
-/* qmail-smtpd's DATA command: reads the message, hands it to the queue
- * with a Received line on top, and turns the queue's verdict into the
- * reply.
- *
- * The reader is a small state machine over the bytes as they arrive.
- * Only CR LF "." CR LF ends the message. A LF without CR before it ends
- * the session with qmail's 451 (the client is broken, and a server that
- * guessed here is what SMTP smuggling exploits); a CR without LF after it
- * is message data, never a line end. CR LF is stored as LF, and the dot a
- * client added in front of a line that starts with one is removed.
+/* qmail-smtpd's DATA command: reads the message (decoded by lib/smtpdata:
+ * only CR LF "." CR LF ends it, a bare LF ends the session with qmail's
+ * 451, a bare CR is data, so SMTP smuggling cannot work), counts hops
+ * and bytes, hands it to the queue with a Received line on top, and turns
+ * the queue's verdict into the reply.
  */
 #include <time.h>
 
 #include "date822.h"
 #include "qq.h"
 #include "smtpd.h"
-
-enum state {
-	LINESTART, /* after CR LF, or at the start */
-	MID,       /* inside a line */
-	CR,        /* a CR is pending: line end if LF follows */
-	DOT,       /* "." at line start */
-	DOTCR      /* "." CR at line start */
-};
+#include "smtpdata.h"
 
 struct reader {
 	struct smtpd *s;
 	struct qq *q;
-	enum state st;
 	int inheader;
 	size_t hlen;               /* bytes of the current header line seen */
 	char hname[14];            /* its first bytes, for hop counting */
@@ -50,6 +37,7 @@ static int prefix_nocase(const char *s, size_t len, const char *p)
 static void header_bytes(struct reader *r, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n && r->inheader; ++i) {
+		size_t k;
 		if (p[i] != '\n') {
 			if (r->hlen < sizeof r->hname) r->hname[r->hlen] = p[i];
 			++r->hlen;
@@ -59,19 +47,16 @@ static void header_bytes(struct reader *r, const char *p, size_t n)
 			r->inheader = 0;
 			break;
 		}
-		{
-			size_t k = r->hlen < sizeof r->hname ? r->hlen : sizeof r->hname;
-			if (prefix_nocase(r->hname, k, "received:") ||
-			    prefix_nocase(r->hname, k, "delivered-to:"))
-				++r->hops;
-		}
+		k = r->hlen < sizeof r->hname ? r->hlen : sizeof r->hname;
+		if (prefix_nocase(r->hname, k, "received:") || prefix_nocase(r->hname, k, "delivered-to:"))
+			++r->hops;
 		r->hlen = 0;
 	}
 }
 
-static void emit(struct reader *r, const char *p, size_t n)
+static void emit(void *ctx, const char *p, size_t n)
 {
-	if (!n) return;
+	struct reader *r = ctx;
 	if (r->inheader) header_bytes(r, p, n);
 	if (r->toobig) return;
 	r->stored += n;
@@ -85,90 +70,20 @@ static void emit(struct reader *r, const char *p, size_t n)
 	qq_put(r->q, p, n);
 }
 
-static _Noreturn void stray_newline(struct smtpd *s)
-{
-	out_die(s, "451 See http://pobox.com/~djb/docs/smtplf.html.\r\n", 1);
-}
-
-/* Consumes buffered bytes; returns 1 once the final dot line is read. */
-static int feed(struct reader *r, const char *p, size_t n, size_t *used)
-{
-	size_t i = 0;
-	while (i < n) {
-		char c = p[i];
-		switch (r->st) {
-		case MID: {
-			size_t j = i;
-			while (j < n && p[j] != '\r' && p[j] != '\n') ++j;
-			emit(r, p + i, j - i);
-			i = j;
-			if (i == n) break;
-			if (p[i] == '\n') stray_newline(r->s);
-			r->st = CR;
-			++i;
-			break;
-		}
-		case LINESTART:
-			++i;
-			if (c == '\n') stray_newline(r->s);
-			if (c == '.') r->st = DOT;
-			else if (c == '\r') r->st = CR;
-			else {
-				emit(r, &c, 1);
-				r->st = MID;
-			}
-			break;
-		case CR:
-			++i;
-			if (c == '\n') {
-				emit(r, "\n", 1);
-				r->st = LINESTART;
-			} else if (c == '\r') {
-				emit(r, "\r", 1); /* the earlier CR was data */
-			} else {
-				emit(r, "\r", 1);
-				emit(r, &c, 1);
-				r->st = MID;
-			}
-			break;
-		case DOT:
-			++i;
-			if (c == '\n') stray_newline(r->s);
-			if (c == '\r') r->st = DOTCR;
-			else {
-				emit(r, &c, 1); /* the stuffed dot goes */
-				r->st = MID;
-			}
-			break;
-		case DOTCR:
-			++i;
-			if (c == '\n') {
-				*used = i;
-				return 1;
-			}
-			emit(r, ".\r", 2);
-			if (c == '\r') r->st = CR;
-			else {
-				emit(r, &c, 1);
-				r->st = MID;
-			}
-			break;
-		}
-	}
-	*used = i;
-	return 0;
-}
-
 static void read_message(struct reader *r)
 {
+	struct smtpdata d;
+	smtpdata_start(&d);
 	for (;;) {
 		size_t used;
-		int done;
+		int res;
 		ssize_t got = buf_fill(&r->s->in);
 		if (got <= 0) smtpd_read_failed(r->s, got == 0);
-		done = feed(r, buf_peek(&r->s->in), buf_avail(&r->s->in), &used);
+		res = smtpdata_feed(&d, buf_peek(&r->s->in), buf_avail(&r->s->in), &used, emit, r);
 		buf_skip(&r->s->in, used);
-		if (done) return;
+		if (res == SMTPDATA_END) return;
+		if (res == SMTPDATA_BARELF)
+			out_die(r->s, "451 See http://pobox.com/~djb/docs/smtplf.html.\r\n", 1);
 	}
 }
 
@@ -266,7 +181,6 @@ void smtpd_data(struct smtpd *s)
 	received(s, &q);
 	r.s = s;
 	r.q = &q;
-	r.st = LINESTART;
 	r.inheader = 1;
 	read_message(&r);
 	if (r.hops >= SMTPD_MAXHOPS) qq_fail(&q);
