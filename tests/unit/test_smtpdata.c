@@ -35,7 +35,7 @@ static void expect(const char *in, int result, const char *text, size_t used)
 		int r = decode(in, n, step, &out, &u);
 		ck_assert_msg(r == result, "step %zu: result %d", step, r);
 		if (result != SMTPDATA_BARELF) {
-			ck_assert_msg(out.len == strlen(text) && !memcmp(out.s, text, out.len),
+			ck_assert_msg(out.len == strlen(text) && (!out.len || !memcmp(out.s, text, out.len)),
 			              "step %zu: got [%.*s]", step, (int)out.len, out.s ? out.s : "");
 			ck_assert_uint_eq(u, used);
 		}
