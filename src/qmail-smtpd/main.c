@@ -21,7 +21,8 @@
 #include "date822.h"
 #include "die.h"
 #include "env.h"
-#include "localip.h"
+#include "ipaddr.h"
+#include "ipme.h"
 #include "sig.h"
 #include "smtpaddr.h"
 #include "smtpd.h"
@@ -126,13 +127,19 @@ static int bmf_listed(const struct smtpd *s, const struct str *addr)
 /* box@[d.d.d.d] for one of our own addresses means box@localiphost. */
 static void rewrite_literal(struct smtpd *s, struct str *addr)
 {
+	static int ipme_ready;
 	size_t at = mem_rchr(addr->s, addr->len, '@');
-	int r;
+	struct ipaddr ip;
 	if (!s->liphost_ok || at == addr->len || at + 1 == addr->len || addr->s[at + 1] != '[')
 		return;
-	r = localip_literal(addr->s + at + 1, addr->len - at - 1);
-	if (r == -1) out_die(s, "421 unable to figure out my IP addresses (#4.3.0)\r\n", 1);
-	if (!r) return;
+	if (!ipaddr_parse_literal(&ip, addr->s + at + 1, addr->len - at - 1)) return;
+	/* The interface list is read only when a literal shows up. */
+	if (!ipme_ready) {
+		if (ipme_init() == -1)
+			out_die(s, "421 unable to figure out my IP addresses (#4.3.0)\r\n", 1);
+		ipme_ready = 1;
+	}
+	if (!ipme_is(&ip)) return;
 	str_truncate(addr, at + 1);
 	str_cat(addr, &s->liphost);
 }

@@ -145,3 +145,11 @@ def test_tcpremoteip_and_tcpremotehost_name_the_sender(root, cap):
     smtpd_pipe(root, b"MAIL FROM:<>\r\nRCPT TO:<x>\r\nDATA\r\n\r\n.\r\n", e)
     [(m, _, _)] = cap.messages()
     assert m.startswith(b"Received: from client.example.net (198.51.100.4)\n")
+
+
+def test_moreipme_and_notipme_decide_which_literals_are_ours(root, cap):
+    reset_controls(root, me=ME + "\n", rcpthosts="example.org\n", localiphost="example.org\n",
+                   moreipme="192.0.2.99\n", notipme="127.0.0.1\n")
+    r, env, _ = rcpt_replies(root, cap, ["a@[192.0.2.99]", "b@[127.0.0.1]"])
+    assert r == ["250 ok", NOGW]
+    assert env == ["a@example.org"]
