@@ -6,8 +6,9 @@
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 static int is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
-/* Skips "KEYWORD" and ":" with optional blanks around the colon; returns
- * the offset after them or len + 1 when they are missing. */
+/* Skips "KEYWORD" and ":" with optional blanks around the colon (the
+ * colon may be missing before a "<"); returns the offset after them, or
+ * len + 1 when they are missing. */
 static size_t skip_keyword(const char *arg, size_t len, const char *keyword)
 {
 	size_t k = strlen(keyword);
@@ -15,10 +16,13 @@ static size_t skip_keyword(const char *arg, size_t len, const char *keyword)
 	if (len < k || !mem_equal_nocase(arg, keyword, k)) return len + 1;
 	i = k;
 	while (i < len && is_space(arg[i])) ++i;
-	if (i >= len || arg[i] != ':') return len + 1;
-	++i;
-	while (i < len && is_space(arg[i])) ++i;
-	return i;
+	if (i < len && arg[i] == ':') {
+		++i;
+		while (i < len && is_space(arg[i])) ++i;
+		return i;
+	}
+	/* "MAIL FROM <a@b>": no colon, which qmail lets pass too. */
+	return i < len && arg[i] == '<' ? i : len + 1;
 }
 
 enum smtpaddr_result smtpaddr_parse(const char *arg, size_t len, const char *keyword,

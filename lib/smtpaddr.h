@@ -30,7 +30,8 @@ enum smtpaddr_result {
 };
 
 /* arg is the text after the verb; keyword is "FROM" or "TO" (matched
- * without regard to case, spaces allowed before and after the colon).
+ * without regard to case, spaces allowed before and after the colon,
+ * which may be left out before a "<").
  * On SMTPADDR_OK, addr holds the address (no brackets, no NUL) and
  * *params is the offset in arg where the ESMTP parameters begin. */
 enum smtpaddr_result smtpaddr_parse(const char *arg, size_t len, const char *keyword,

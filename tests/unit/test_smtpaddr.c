@@ -35,6 +35,7 @@ START_TEST(plain_forms)
 	expect("FROM:<joe@example.com>", "FROM", "joe@example.com", "");
 	expect("from: <joe@example.com>", "FROM", "joe@example.com", "");
 	expect("FROM :<joe@example.com>", "FROM", "joe@example.com", "");
+	expect("FROM <joe@example.com>", "FROM", "joe@example.com", "");
 	expect("FROM:<>", "FROM", "", "");
 	expect("TO:<postmaster>", "TO", "postmaster", "");
 	expect("FROM:joe@example.com SIZE=10", "FROM", "joe@example.com", "SIZE=10");
@@ -59,6 +60,7 @@ START_TEST(refusals)
 {
 	char big[SMTPADDR_MAX + 20];
 	expect_fail("<joe@example.com>", "FROM", SMTPADDR_SYNTAX);
+	expect_fail("FROM joe@example.com", "FROM", SMTPADDR_SYNTAX);
 	expect_fail("TO:<joe@example.com>", "FROM", SMTPADDR_SYNTAX);
 	expect_fail("FROM:<joe@example.com", "FROM", SMTPADDR_SYNTAX);
 	expect_fail("FROM:<@route.test>", "FROM", SMTPADDR_SYNTAX);
