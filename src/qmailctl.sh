@@ -12,8 +12,9 @@
 #   TCPCDB     its compiled form, read by tcpserver (default /etc/tcp.smtp.cdb)
 #   STOPWAIT   seconds `stop` waits for deliveries in progress (default 60)
 #
-# Exit codes: 0 done, 1 a service or the rules need the operator (the
-# message says which and what to do), 100 usage.
+# Exit codes (as Life with qmail's qmailctl): 0 done, 1 a usage error or
+# a service or the rules need the operator (the message says which and
+# what to do).
 PREFIX='@PREFIX@'
 CONF="$PREFIX/etc/qmailctl.conf"
 PATH="$PREFIX/bin:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
@@ -237,7 +238,7 @@ $TCPCDB was left unchanged; fix the file and run qmailctl cdb again"
 	tmp=$TCPCDB.tmp
 	if timeout 60 tcprules "$TCPCDB" "$tmp" < "$TCPRULES"; then
 		chmod 644 "$TCPCDB"
-		say "Reloaded $TCPCDB."
+		say "Reloaded $TCPRULES."
 		return
 	fi
 	rm -f "$tmp"
@@ -287,7 +288,7 @@ queue) do_queue ;;
 help) usage ;;
 *)
 	usage >&2
-	exit 100
+	exit 1
 	;;
 esac
 exit $status

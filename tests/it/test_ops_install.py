@@ -142,6 +142,10 @@ def test_system_install_and_again(tmp_path):
     unit = (prefix / "doc/systemd/qmail-send.service").read_text()
     assert f"ExecStart={prefix}/supervise/qmail-send/run" in unit
     assert (prefix / "doc/systemd/qmail-smtpd.service").exists()
+    if shutil.which("systemd-analyze"):
+        units = [str(prefix / "doc/systemd" / u) for u in ("qmail-send.service", "qmail-smtpd.service")]
+        r = run(["systemd-analyze", "verify", *units])
+        assert r.returncode == 0, r.stderr
     # no sendmail link unless asked
     assert sendmail_state() == sendmail_before
 
