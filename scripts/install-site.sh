@@ -111,6 +111,9 @@ EOF
 }
 
 # The control files qmail's config script writes, from this host's name.
+# Note for tests of a system install: locals and rcpthosts name this host,
+# so a test that sets control/me to another name sets locals (and
+# rcpthosts) too, or the mail goes to qmail-remote.
 install_control() {
 	host=$(hostname -f 2> /dev/null || :)
 	[ -n "$host" ] || host=$(hostname)

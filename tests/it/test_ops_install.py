@@ -5,6 +5,7 @@ files, service directories, SMTP rules), and a second run changes nothing,
 least of all a site's edited control files. With DESTDIR and the standard
 root the Life with qmail paths (/etc/tcp.smtp, /var/log/qmail) land under
 DESTDIR, and SENDMAIL=1 adds the sendmail links."""
+import fcntl
 import grp
 import hashlib
 import os
@@ -26,6 +27,37 @@ pytestmark = [
 ]
 
 USERS = ["alias", "qmaild", "qmaill", "qmailp", "qmailq", "qmailr", "qmails"]
+GROUPS = ["qmail", "nofiles"]
+
+
+def exists(db, name):
+    try:
+        db(name)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def qmail_accounts():
+    """Serializes with the other tests that create qmail's accounts (the
+    queue's system test takes the same lock) and removes the accounts this
+    test created, so the machine is left as it was."""
+    with open("/tmp/nqmail-test-alias.lock", "w") as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+        had_users = {u for u in USERS if exists(pwd.getpwnam, u)}
+        had_groups = {g for g in GROUPS if exists(grp.getgrnam, g)}
+        try:
+            yield
+        finally:
+            for u in USERS:
+                if u not in had_users and exists(pwd.getpwnam, u):
+                    subprocess.run(["userdel", u], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+            for g in GROUPS:
+                if g not in had_groups and exists(grp.getgrnam, g):
+                    subprocess.run(["groupdel", g], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
 
 
 def make_install(builddir, prefix, destdir="", **extra):
@@ -95,7 +127,7 @@ def test_system_install_and_again(tmp_path):
 
     for u in USERS:
         pwd.getpwnam(u)
-    for g in ("qmail", "nofiles"):
+    for g in GROUPS:
         grp.getgrnam(g)
     assert (prefix / "etc/ids").read_text().startswith("mode=system")
 
