@@ -284,3 +284,16 @@ def test_mx_pointing_back_to_us_is_refused(remote, tmp_path):
     assert looped == [("D", text)]
     assert worse == [("D", text)]   # only a better MX than us could be tried
     assert sink.dumps() == []
+
+
+def test_without_helohost_or_me_it_waits(remote):
+    remote.ctl("helohost", None)
+    remote.ctl("me", None)
+    remote.ctl("smtproutes", f":127.0.0.1:{free_port()}\n")
+    reports, p = remote.send("x.test", "s@nqmail.test", ["u@x.test"], MSG)
+    assert p.returncode == 0
+    assert reports == [("Z", "Unable to read control files. (#4.3.0)\n")]
+    # control/me alone is enough
+    remote.ctl("me", "me.nqmail.test\n")
+    reports, _ = remote.send("x.test", "s@nqmail.test", ["u@x.test"], MSG)
+    assert reports[-1][1].startswith("Sorry, I wasn't able to establish")
