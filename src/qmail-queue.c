@@ -1,0 +1,237 @@
+/* qmail-queue: puts one message into the queue (qmail-queue(8)).
+ *
+ * The message arrives on fd 0, the envelope (Fsender\0Trecip\0...\0) on
+ * fd 1. Everything goes into one file, written under queue/tmp/ and
+ * renamed into queue/mess/ once it is complete and fsynced; the rename is
+ * made durable by an fsync of mess/. Only then do we exit 0. Two fsyncs
+ * per message, and a crash at any instant leaves either nothing in mess/
+ * or a complete message (docs/QUEUE.md).
+ *
+ * In a system install this program is setuid qmailq: it trusts nothing
+ * from its environment and reads only files under the compiled-in root.
+ * Exit codes are qmail-queue(8)'s (lib/qq.c turns them into reports).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "date822.h"
+#include "durable.h"
+#include "ids.h"
+#include "queue.h"
+#include "str.h"
+
+/* qmail-queue(8)'s exit codes. */
+#define EX_NOMEM 51
+#define EX_TIMEOUT 52
+#define EX_WRITE 53
+#define EX_READ 54
+#define EX_CONFIG 55
+#define EX_HOME 61
+#define EX_CREATE 62
+#define EX_LINK 66
+#define EX_BUG 81
+#define EX_ENVELOPE 91
+
+static struct str tmpname = STR_INIT;
+static int created;
+
+/* Leaves no trace in tmp/ when we give up; mess/ is never touched
+ * before the message is complete. */
+static _Noreturn void quit(int code)
+{
+	if (created) unlink(tmpname.s);
+	_exit(code);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	quit(EX_TIMEOUT);
+}
+
+static void nomem(void) { quit(EX_NOMEM); }
+
+struct out {
+	int fd;
+	char buf[65536];
+	size_t len;
+	unsigned long total;
+};
+
+static void out_flush(struct out *o)
+{
+	if (o->len && durable_write_all(o->fd, o->buf, o->len) == -1) quit(EX_WRITE);
+	o->len = 0;
+}
+
+static void out_put(struct out *o, const char *s, size_t n)
+{
+	o->total += n;
+	while (n) {
+		size_t room = sizeof o->buf - o->len;
+		size_t k = n < room ? n : room;
+		memcpy(o->buf + o->len, s, k);
+		o->len += k;
+		s += k;
+		n -= k;
+		if (o->len == sizeof o->buf) out_flush(o);
+	}
+}
+
+static ssize_t read_some(int fd, char *buf, size_t len)
+{
+	for (;;) {
+		ssize_t r = read(fd, buf, len);
+		if (r >= 0 || errno != EINTR) return r;
+	}
+}
+
+static void received_line(struct str *line, const struct ids *ids, unsigned long pid)
+{
+	long uid = (long)getuid();
+	str_copys(line, "Received: (qmail ");
+	str_catulong(line, pid);
+	/* In a user instance every role is the same user, so only the
+	 * uid tells anything. */
+	if (ids->system && uid == ids->uid[IDS_ALIAS]) {
+		str_cats(line, " invoked by alias");
+	} else if (ids->system && uid == ids->uid[IDS_QMAILD]) {
+		str_cats(line, " invoked from network");
+	} else if (ids->system && uid == ids->uid[IDS_QMAILS]) {
+		str_cats(line, " invoked for bounce");
+	} else {
+		str_cats(line, " invoked by uid ");
+		str_catulong(line, (unsigned long)uid);
+	}
+	str_cats(line, "); ");
+	date822_cat(line, time(0), date822_localtime_wanted());
+	str_catc(line, '\n');
+}
+
+/* Reads the envelope from fd 1 up to its terminating empty field. */
+static void read_envelope(struct str *env)
+{
+	char buf[4096];
+	int fields_ended = 0;
+	for (;;) {
+		ssize_t r = read_some(1, buf, sizeof buf);
+		if (r < 0) quit(EX_READ);
+		if (r == 0) break;
+		str_catb(env, buf, (size_t)r);
+		/* "\0\0" or a lone "\0" after F...: the envelope is complete. */
+		if (env->len >= 2 && env->s[env->len - 1] == 0 && env->s[env->len - 2] == 0) {
+			fields_ended = 1;
+			break;
+		}
+		if (env->len > 100 * 1024 * 1024) quit(EX_ENVELOPE);
+	}
+	if (!fields_ended) quit(env->len ? EX_ENVELOPE : EX_READ);
+	/* Keep "F..\0T..\0" and drop the terminating empty field. */
+	--env->len;
+	if (!queue_envelope_valid(env->s, env->len)) quit(EX_ENVELOPE);
+}
+
+static void trigger(void)
+{
+	int fd = open("lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) return;
+	if (write(fd, "", 1) < 0) { /* qmail-send is busy or down: it rescans */ }
+	close(fd);
+}
+
+int main(void)
+{
+	struct ids ids;
+	struct out *o;
+	struct str line = STR_INIT, env = STR_INIT, final = STR_INIT, todo = STR_INIT;
+	struct queue_header h;
+	struct stat st;
+	struct timespec now;
+	char header[QUEUE_HEADER_LEN];
+	unsigned long pid = (unsigned long)getpid();
+
+	die_set_nomem(nomem);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_alarm);
+	alarm(86400);
+	umask(027);
+
+	if (chdir(AUTO_PREFIX) == -1) quit(EX_HOME);
+	if (ids_load(&ids) == -1) quit(EX_CONFIG);
+	received_line(&line, &ids, pid);
+	if (chdir(QUEUE_DIR) == -1) quit(EX_HOME);
+
+	o = malloc(sizeof *o);
+	if (!o) quit(EX_NOMEM);
+	str_copys(&tmpname, "tmp/");
+	str_catulong(&tmpname, pid);
+	str_cstr(&tmpname);
+	o->fd = open(tmpname.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (o->fd == -1 && errno == EEXIST) {
+		/* a leftover from a crashed qmail-queue that had our pid */
+		unlink(tmpname.s);
+		o->fd = open(tmpname.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	}
+	if (o->fd == -1) quit(errno == ENOSPC || errno == EDQUOT ? EX_WRITE : EX_CREATE);
+	created = 1;
+	if (fstat(o->fd, &st) == -1) quit(EX_CREATE);
+	o->len = 0;
+	o->total = 0;
+
+	memset(header, ' ', sizeof header);
+	out_put(o, header, sizeof header);
+	o->total = 0;
+	out_put(o, line.s, line.len);
+	for (;;) {
+		char buf[65536];
+		ssize_t r = read_some(0, buf, sizeof buf);
+		if (r < 0) quit(EX_READ);
+		if (r == 0) break;
+		out_put(o, buf, (size_t)r);
+	}
+	h.msglen = o->total;
+
+	read_envelope(&env);
+	out_put(o, env.s, env.len);
+	out_flush(o);
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	h.birth = (unsigned long)now.tv_sec;
+	h.birth_nsec = (unsigned long)now.tv_nsec;
+	h.qp = pid;
+	h.uid = (unsigned long)getuid();
+	h.envlen = env.len;
+	queue_header_format(header, &h);
+	if (pwrite(o->fd, header, sizeof header, 0) != (ssize_t)sizeof header) quit(EX_WRITE);
+
+	/* The one data fsync: message and envelope together. */
+	if (durable_file(o->fd) == -1) quit(EX_WRITE);
+	if (close(o->fd) == -1) quit(EX_WRITE);
+
+	/* The inode number names the message: unique while the file exists. */
+	queue_path(&final, "mess", (unsigned long)st.st_ino);
+	if (rename(tmpname.s, str_cstr(&final)) == -1) quit(EX_LINK);
+	created = 0;
+	/* The commit point: once mess/ is synced the message is queued. */
+	if (durable_dir("mess") == -1) {
+		unlink(final.s);
+		quit(EX_WRITE);
+	}
+
+	/* Tell qmail-send. The todo/ marker is a hint, not data: if it is
+	 * lost, qmail-send finds the message when it scans mess/. */
+	queue_path(&todo, "todo", (unsigned long)st.st_ino);
+	{
+		int fd = open(str_cstr(&todo), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+		if (fd != -1) close(fd);
+	}
+	trigger();
+	_exit(0);
+}
