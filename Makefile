@@ -130,7 +130,7 @@ run:
 
 # One build-and-test pass: BUILDDIR and PREFIX say which.
 check-build: all $(UNIT_BINS)
-	sh scripts/install.sh '$(BUILDDIR)' '$(PREFIX)'
+	NQ_INSTALL_MODE=user sh scripts/install.sh '$(BUILDDIR)' '$(PREFIX)'
 	@for t in $(UNIT_BINS); do echo "== $$t"; CK_FORK=yes $$t || exit 1; done
 	NQ_PREFIX='$(PREFIX)' NQ_BUILDDIR='$(BUILDDIR)' NQ_SAN='$(SAN)' \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/it $(PYTEST_ARGS)

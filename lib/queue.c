@@ -120,15 +120,15 @@ int queue_envelope_valid(const char *env, size_t len)
 {
 	size_t i = 0;
 	int first = 1;
-	if (len < 3 || env[len - 1] != 0) return 0;
-	while (i < len - 1) {
+	if (len < 2 || env[len - 1] != 0) return 0;
+	while (i < len) {
 		size_t n = mem_chr(env + i, len - i, 0);
 		if (n == len - i) return 0;
 		if (first ? env[i] != 'F' : env[i] != 'T') return 0;
 		first = 0;
 		i += n + 1;
 	}
-	return !first && i == len - 1;
+	return !first;
 }
 
 void queue_path(struct str *out, const char *dir, unsigned long id)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 
 #include "auto.h"
 #include "date822.h"
+#include "die.h"
 #include "durable.h"
 #include "ids.h"
 #include "queue.h"

@@ -18,11 +18,14 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SAN = os.environ.get("NQ_SAN", "0")
 
 
-def _install(builddir, prefix):
+def _install(builddir, prefix, mode="user"):
+    # mode "user": a user instance owned by whoever runs the tests (root
+    # here); "system" creates qmail's users and ownerships (scripts/install.sh).
     subprocess.run(
         ["make", "-s", "-C", str(REPO), "install", f"BUILDDIR={builddir}",
          f"PREFIX={prefix}", f"SAN={SAN}"],
-        check=True, stdout=subprocess.DEVNULL)
+        check=True, stdout=subprocess.DEVNULL,
+        env=dict(os.environ, NQ_INSTALL_MODE=mode))
 
 
 def _default_prefix():

@@ -1,0 +1,111 @@
+/* qmail-rspawn: runs remote deliveries for qmail-send (qmail-rspawn(8)).
+ *
+ * Runs as qmailr. For every request the child runs
+ *   qmail-remote host sender recipient
+ * with the message on fd 0, host being the recipient's domain, and turns
+ * qmail-remote's output (per recipient r/h/s + text + NUL, then K/Z/D +
+ * text + NUL for the message, qmail-remote(8)) into the report: the
+ * recipient's status decides; without one, the message's status does.
+ * If qmail-remote cannot be run (not installed yet) the delivery is
+ * deferred, so the message stays queued and is retried.
+ */
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "die.h"
+#include "spawn.h"
+#include "str.h"
+
+static void report_text(struct str *report, char status, const char *text)
+{
+	report->len = 0;
+	str_catc(report, status);
+	spawn_report_cat(report, text, strlen(text));
+}
+
+/* Output: fields separated by NULs, recipient fields first. */
+static void parse_output(const struct str *out, struct str *report)
+{
+	size_t i = 0;
+	char recip = 0, mess = 0;
+	const char *rtext = "", *mtext = "";
+	size_t rlen = 0, mlen = 0;
+	while (i < out->len) {
+		size_t n = mem_chr(out->s + i, out->len - i, 0);
+		char c = out->s[i];
+		if (n == out->len - i) break; /* unterminated: ignore */
+		if (!recip && (c == 'r' || c == 'h' || c == 's')) {
+			recip = c;
+			rtext = out->s + i + 1;
+			rlen = n - 1;
+		} else if (!mess && (c == 'K' || c == 'Z' || c == 'D')) {
+			mess = c;
+			mtext = out->s + i + 1;
+			mlen = n - 1;
+		}
+		i += n + 1;
+	}
+	report->len = 0;
+	if (recip == 'r' || recip == 'h' || recip == 's') {
+		str_catc(report, recip == 'r' ? 'K' : recip == 'h' ? 'D' : 'Z');
+		spawn_report_cat(report, rtext, rlen);
+		if (recip == 'r' && mess == 'K' && mlen) {
+			str_catc(report, '\n');
+			spawn_report_cat(report, mtext, mlen);
+		}
+		return;
+	}
+	if (mess) {
+		/* the message status without a recipient status can only be a
+		 * failure for all; never report success without a recipient */
+		str_catc(report, mess == 'K' ? 'Z' : mess);
+		spawn_report_cat(report, mtext, mlen);
+		return;
+	}
+	report_text(report, 'Z', "qmail-remote produced no report. (#4.3.0)");
+}
+
+static void deliver(const struct spawn_request *req, struct str *report)
+{
+	struct str host = STR_INIT, sender = STR_INIT, recip = STR_INIT, out = STR_INIT;
+	size_t at = mem_rchr(req->recip.s, req->recip.len, '@');
+	char *argv[5];
+	int msgfd, status;
+
+	if (at < req->recip.len) str_copyb(&host, req->recip.s + at + 1, req->recip.len - at - 1);
+	str_copy(&sender, &req->sender);
+	str_copy(&recip, &req->recip);
+	msgfd = spawn_message_fd(req->id);
+	if (msgfd == -1) {
+		report_text(report, 'Z', "Unable to read message from the queue. (#4.3.0)");
+		return;
+	}
+	argv[0] = AUTO_PREFIX "/bin/qmail-remote";
+	argv[1] = (char *)str_cstr(&host);
+	argv[2] = (char *)str_cstr(&sender);
+	argv[3] = (char *)str_cstr(&recip);
+	argv[4] = 0;
+	status = spawn_run(argv, msgfd, 0, 0, &out);
+	close(msgfd);
+	if (status == -1) { report_text(report, 'Z', "Unable to fork. (#4.3.0)"); return; }
+	if (WIFSIGNALED(status)) { report_text(report, 'Z', "qmail-remote crashed. (#4.3.0)"); return; }
+	if (WEXITSTATUS(status) == 120) {
+		report_text(report, 'Z', "Unable to run qmail-remote. (#4.3.0)");
+		return;
+	}
+	if (WEXITSTATUS(status) != 0) {
+		report_text(report, 'Z', "qmail-remote failed. (#4.3.0)");
+		return;
+	}
+	parse_output(&out, report);
+}
+
+int main(void)
+{
+	die_init("qmail-rspawn");
+	if (chdir(AUTO_PREFIX) == -1) die_temp_sys("unable to chdir to ", AUTO_PREFIX);
+	spawn_main(deliver);
+	return 0;
+}

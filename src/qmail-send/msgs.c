@@ -1,0 +1,468 @@
+/* qmail-send: the message table, the retry heaps and info/ files.
+ *
+ * Memory per queued message is one struct msg; recipients stay on disk
+ * in info/ID and are read only when a delivery job opens. Each channel
+ * has a binary heap ordered by due time, so finding the next due message
+ * costs O(log n) however long the queue is.
+ *
+ * info/ID is written without fsync: it only records progress. If a crash
+ * loses it, it is rebuilt from mess/ID with every recipient to do again
+ * (duplicates, never losses). Its header repeats mess/ID's birth stamp so
+ * that an info file left by a finished message is never mistaken for the
+ * state of a new message that reuses the inode number.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "die.h"
+#include "durable.h"
+#include "queue.h"
+#include "send.h"
+
+static struct msg **table;
+static size_t table_size, table_count;
+static struct msg **heap[CHANNELS];
+static size_t heap_len[CHANNELS], heap_cap[CHANNELS];
+
+static size_t slot(unsigned long id) { return (size_t)(id * 2654435761UL) & (table_size - 1); }
+
+static void table_grow(void)
+{
+	size_t old = table_size;
+	struct msg **t = table;
+	table_size = old ? old * 2 : 1024;
+	table = calloc(table_size, sizeof *table);
+	if (!table) die_nomem();
+	for (size_t i = 0; i < old; ++i) {
+		struct msg *m = t[i], *n;
+		for (; m; m = n) {
+			n = m->hnext;
+			m->hnext = table[slot(m->id)];
+			table[slot(m->id)] = m;
+		}
+	}
+	free(t);
+}
+
+struct msg *msgs_find(unsigned long id)
+{
+	if (!table_size) return 0;
+	for (struct msg *m = table[slot(id)]; m; m = m->hnext)
+		if (m->id == id) return m;
+	return 0;
+}
+
+unsigned long msgs_count(void) { return table_count; }
+
+static struct msg *msgs_add(unsigned long id)
+{
+	struct msg *m;
+	if (table_count >= table_size / 2) table_grow();
+	m = calloc(1, sizeof *m);
+	if (!m) die_nomem();
+	m->id = id;
+	m->heap[0] = m->heap[1] = NOT_IN_HEAP;
+	m->hnext = table[slot(id)];
+	table[slot(id)] = m;
+	++table_count;
+	return m;
+}
+
+/* ---- heaps */
+
+static int earlier(int c, size_t a, size_t b) { return heap[c][a]->next[c] < heap[c][b]->next[c]; }
+
+static void heap_swap(int c, size_t a, size_t b)
+{
+	struct msg *t = heap[c][a];
+	heap[c][a] = heap[c][b];
+	heap[c][b] = t;
+	heap[c][a]->heap[c] = a;
+	heap[c][b]->heap[c] = b;
+}
+
+static void heap_up(int c, size_t i)
+{
+	while (i > 0 && earlier(c, i, (i - 1) / 2)) {
+		heap_swap(c, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_down(int c, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, s = i;
+		if (l < heap_len[c] && earlier(c, l, s)) s = l;
+		if (r < heap_len[c] && earlier(c, r, s)) s = r;
+		if (s == i) return;
+		heap_swap(c, i, s);
+		i = s;
+	}
+}
+
+static void heap_remove(struct msg *m, int c)
+{
+	size_t i = m->heap[c];
+	if (i == NOT_IN_HEAP) return;
+	m->heap[c] = NOT_IN_HEAP;
+	if (i != --heap_len[c]) {
+		heap[c][i] = heap[c][heap_len[c]];
+		heap[c][i]->heap[c] = i;
+		heap_down(c, i);
+		heap_up(c, i);
+	}
+}
+
+void msgs_schedule(struct msg *m, int c)
+{
+	heap_remove(m, c);
+	if (!m->pending[c] || m->busy[c]) return;
+	if (heap_len[c] == heap_cap[c]) {
+		heap_cap[c] = heap_cap[c] ? heap_cap[c] * 2 : 1024;
+		heap[c] = realloc(heap[c], heap_cap[c] * sizeof *heap[c]);
+		if (!heap[c]) die_nomem();
+	}
+	heap[c][heap_len[c]] = m;
+	m->heap[c] = heap_len[c]++;
+	heap_up(c, m->heap[c]);
+}
+
+struct msg *msgs_due(int c)
+{
+	struct msg *m;
+	if (!heap_len[c] || heap[c][0]->next[c] > (unsigned long)now) return 0;
+	m = heap[c][0];
+	heap_remove(m, c);
+	return m;
+}
+
+unsigned long msgs_wakeup(int c) { return heap_len[c] ? heap[c][0]->next[c] : 0; }
+
+void msgs_all_now(void)
+{
+	for (int c = 0; c < CHANNELS; ++c) {
+		for (size_t i = 0; i < heap_len[c]; ++i) heap[c][i]->next[c] = (unsigned long)now;
+	}
+}
+
+void msgs_forget(struct msg *m)
+{
+	struct msg **p = &table[slot(m->id)];
+	for (int c = 0; c < CHANNELS; ++c) heap_remove(m, c);
+	while (*p && *p != m) p = &(*p)->hnext;
+	if (*p) *p = m->hnext;
+	--table_count;
+	free(m);
+}
+
+/* ---- info files */
+
+void msgs_info_name(struct str *fn, unsigned long id) { queue_path(fn, "info", id); }
+
+int msgs_write_header(int fd, const struct msg *m)
+{
+	struct queue_info in;
+	char h[QUEUE_INFO_HEADER_LEN];
+	in.birth = m->birth;
+	in.birth_nsec = m->birth_nsec;
+	in.next[0] = m->next[0];
+	in.next[1] = m->next[1];
+	in.nrecip = m->nrecip;
+	queue_info_format_header(h, &in);
+	return pwrite(fd, h, sizeof h, 0) == (ssize_t)sizeof h ? 0 : -1;
+}
+
+/* Counts the statuses in the info file's recipient records. */
+static void count_recips(struct msg *m, const struct str *recips)
+{
+	size_t i = 0;
+	m->pending[0] = m->pending[1] = 0;
+	m->failed = 0;
+	while (i < recips->len) {
+		size_t n = mem_chr(recips->s + i, recips->len - i, 0);
+		int c = recips->s[i + 1] == 'L' ? CH_LOCAL : CH_REMOTE;
+		if (recips->s[i] == QUEUE_TODO) ++m->pending[c];
+		if (recips->s[i] == QUEUE_FAILED) ++m->failed;
+		i += n + 1;
+	}
+}
+
+/* Creates info/ID from the message's envelope: every recipient to do.
+ * 0 ok, -1 trouble (try again later). */
+static int info_create(struct msg *m, const struct str *env)
+{
+	struct str info = STR_INIT, fn = STR_INIT, routed = STR_INIT;
+	char h[QUEUE_INFO_HEADER_LEN];
+	size_t i = 0;
+	int fd, r = -1;
+
+	str_catb(&info, h, sizeof h); /* placeholder, formatted below */
+	m->nrecip = 0;
+	while (i < env->len) {
+		size_t n = mem_chr(env->s + i, env->len - i, 0);
+		if (env->s[i] == 'F') {
+			str_catb(&info, env->s + i + 1, n - 1);
+			str_catc(&info, 0);
+		} else {
+			int kind = route_recipient(&cfg.route, env->s + i + 1, n - 1, &routed);
+			str_catc(&info, QUEUE_TODO);
+			str_catc(&info, (char)kind);
+			str_cat(&info, &routed);
+			str_catc(&info, 0);
+			++m->nrecip;
+		}
+		i += n + 1;
+	}
+	m->next[0] = m->next[1] = (unsigned long)now;
+	{
+		struct queue_info qi;
+		qi.birth = m->birth;
+		qi.birth_nsec = m->birth_nsec;
+		qi.next[0] = m->next[0];
+		qi.next[1] = m->next[1];
+		qi.nrecip = m->nrecip;
+		queue_info_format_header(h, &qi);
+		memcpy(info.s, h, sizeof h);
+	}
+	msgs_info_name(&fn, m->id);
+	fd = open(str_cstr(&fn), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd != -1) {
+		/* no fsync: see the comment at the top */
+		r = durable_write_all(fd, info.s, info.len);
+		if (close(fd) == -1) r = -1;
+	}
+	if (r == 0) {
+		struct queue_info qi = {0, 0, {0, 0}, 0, STR_INIT, STR_INIT};
+		if (queue_info_parse(info.s, info.len, &qi) == 0) count_recips(m, &qi.recips);
+		str_free(&qi.sender);
+		str_free(&qi.recips);
+	} else {
+		warn_sys("unable to write ", fn.s);
+		unlink(fn.s);
+	}
+	str_free(&info);
+	str_free(&fn);
+	str_free(&routed);
+	return r;
+}
+
+/* Loads info/ID when it belongs to this message. 1 loaded, 0 absent or
+ * stale or damaged (rebuild it), -1 unreadable. */
+static int info_load(struct msg *m)
+{
+	struct str fn = STR_INIT, data = STR_INIT;
+	struct queue_info qi = {0, 0, {0, 0}, 0, STR_INIT, STR_INIT};
+	int fd, r = 0;
+	msgs_info_name(&fn, m->id);
+	fd = open(str_cstr(&fn), O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		r = errno == ENOENT ? 0 : -1;
+		goto done;
+	}
+	for (;;) {
+		char buf[8192];
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR) continue;
+		if (n < 0) { r = -1; break; }
+		if (n == 0) { r = 1; break; }
+		str_catb(&data, buf, (size_t)n);
+	}
+	close(fd);
+	if (r != 1) goto done;
+	if (queue_info_parse(data.s, data.len, &qi) == -1 || qi.birth != m->birth ||
+	    qi.birth_nsec != m->birth_nsec) {
+		r = 0;
+		goto done;
+	}
+	m->nrecip = (unsigned)qi.nrecip;
+	m->next[0] = qi.next[0];
+	m->next[1] = qi.next[1];
+	count_recips(m, &qi.recips);
+done:
+	str_free(&fn);
+	str_free(&data);
+	str_free(&qi.sender);
+	str_free(&qi.recips);
+	return r;
+}
+
+/* Takes in message id (found in todo/ or mess/). 0 ok or nothing to do,
+ * -1 trouble: try again later. */
+static int take_in(unsigned long id, int from_todo)
+{
+	struct msg *m = msgs_find(id);
+	struct str fn = STR_INIT, env = STR_INIT, sender = STR_INIT;
+	struct queue_header h;
+	int fd, r;
+
+	if (m) {
+		if (from_todo && !m->marker) clean_request('t', m);
+		return 0;
+	}
+	queue_path(&fn, "mess", id);
+	fd = open(str_cstr(&fn), O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		int e = errno;
+		str_free(&fn);
+		if (e != ENOENT) return -1;
+		if (from_todo) { /* a marker for a message already finished */
+			struct msg tmp;
+			memset(&tmp, 0, sizeof tmp);
+			tmp.id = id;
+			clean_request('t', &tmp);
+		}
+		return 0;
+	}
+	if (queue_header_read(fd, &h) == -1 || queue_envelope_read(fd, &h, &env) == -1) {
+		int e = errno;
+		close(fd);
+		if (e != EINVAL) { str_free(&fn); return -1; }
+		/* qmail-queue renames a file into mess/ only after fsyncing it,
+		 * so this is damage, not a crash: keep it for a human. */
+		say("warning: unable to parse ", fn.s, "; leaving it alone");
+		str_free(&fn);
+		return 0;
+	}
+	close(fd);
+	m = msgs_add(id);
+	m->birth = h.birth;
+	m->birth_nsec = h.birth_nsec;
+	m->qp = h.qp;
+	r = info_load(m);
+	if (r == 0) {
+		if (info_create(m, &env) == -1) {
+			msgs_forget(m);
+			str_free(&fn);
+			str_free(&env);
+			return -1;
+		}
+		{
+			struct str num = STR_INIT;
+			str_catulong(&num, id);
+			say("new msg ", num.s ? str_cstr(&num) : "");
+			log_safe(&sender, env.s + 1, mem_chr(env.s, env.len, 0) - 1);
+			{
+				struct str line = STR_INIT;
+				str_cats(&line, "info msg ");
+				str_catulong(&line, id);
+				str_cats(&line, ": bytes ");
+				str_catulong(&line, h.msglen);
+				str_cats(&line, " from <");
+				str_cat(&line, &sender);
+				str_cats(&line, "> qp ");
+				str_catulong(&line, h.qp);
+				str_cats(&line, " uid ");
+				str_catulong(&line, h.uid);
+				say(str_cstr(&line));
+				str_free(&line);
+			}
+			str_free(&num);
+		}
+	} else if (r == -1) {
+		warn_sys("unable to read info for message ", fn.s);
+		msgs_forget(m);
+		str_free(&fn);
+		str_free(&env);
+		return -1;
+	}
+	if (from_todo) clean_request('t', m);
+	for (int c = 0; c < CHANNELS; ++c) msgs_schedule(m, c);
+	finish_check(m);
+	str_free(&fn);
+	str_free(&env);
+	str_free(&sender);
+	return 0;
+}
+
+static int numeric(const char *s, unsigned long *id)
+{
+	unsigned long u = 0;
+	if (!*s) return 0;
+	for (; *s; ++s) {
+		if (*s < '0' || *s > '9') return 0;
+		u = u * 10 + (unsigned long)(*s - '0');
+	}
+	*id = u;
+	return 1;
+}
+
+/* At startup: every message in mess/ is known afterwards, and info/ and
+ * bounce/ files without a message are removed. */
+void msgs_startup_scan(void)
+{
+	DIR *d = opendir("mess");
+	struct dirent *e;
+	unsigned long id;
+	const char *dirs[2] = {"info", "bounce"};
+	if (!d) die_temp_sys("unable to read queue/mess");
+	while ((e = readdir(d)) != 0) {
+		if (!numeric(e->d_name, &id)) continue;
+		now = time(0);
+		if (take_in(id, 0) == -1) {
+			say("warning: trouble reading message ", e->d_name, "; will try again later");
+			msgs_todo_wanted();
+		}
+	}
+	closedir(d);
+	for (int k = 0; k < 2; ++k) {
+		d = opendir(dirs[k]);
+		if (!d) die_temp_sys("unable to read queue/", dirs[k]);
+		while ((e = readdir(d)) != 0) {
+			struct str fn = STR_INIT;
+			if (!numeric(e->d_name, &id) || msgs_find(id)) continue;
+			str_copys(&fn, dirs[k]);
+			str_catc(&fn, '/');
+			str_cats(&fn, e->d_name);
+			unlink(str_cstr(&fn));
+			str_free(&fn);
+		}
+		closedir(d);
+	}
+	msgs_todo_wanted();
+}
+
+/* ---- todo/ intake in bounded steps */
+
+static DIR *todo_dir;
+static int todo_wanted;
+
+void msgs_todo_wanted(void) { todo_wanted = 1; }
+int msgs_todo_busy(void) { return todo_dir != 0 || todo_wanted; }
+
+int msgs_todo_step(unsigned max)
+{
+	unsigned done = 0;
+	if (!todo_dir) {
+		if (!todo_wanted) return 0;
+		todo_wanted = 0;
+		todo_dir = opendir("todo");
+		if (!todo_dir) {
+			warn_sys("unable to read queue/todo");
+			return 0;
+		}
+	}
+	while (done < max) {
+		struct dirent *e = readdir(todo_dir);
+		unsigned long id;
+		if (!e) {
+			closedir(todo_dir);
+			todo_dir = 0;
+			break;
+		}
+		if (!numeric(e->d_name, &id)) continue;
+		if (msgs_find(id)) {
+			struct msg *m = msgs_find(id);
+			if (!m->marker && !m->finishing) clean_request('t', m);
+			continue;
+		}
+		if (take_in(id, 1) == -1) todo_wanted = 1;
+		++done;
+	}
+	return (int)done;
+}

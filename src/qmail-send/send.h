@@ -1,0 +1,91 @@
+/* qmail-send internals: one header for the scheduler's few files.
+ *   main.c     configuration, the event loop, signals, logging
+ *   msgs.c     the message table, retry heaps, info/ files, todo/ intake
+ *   deliver.c  jobs and delivery slots, the pipes to the spawn helpers
+ *   bounce.c   failure reports, bounce messages, finishing messages
+ */
+#ifndef NQ_SEND_H
+#define NQ_SEND_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "route.h"
+#include "str.h"
+
+#define CHANNELS 2
+#define CH_LOCAL 0
+#define CH_REMOTE 1
+#define NOT_IN_HEAP ((size_t)-1)
+
+struct msg {
+	unsigned long id;
+	unsigned long birth, birth_nsec;
+	unsigned long next[CHANNELS];   /* when the channel is due */
+	unsigned long qp;
+	unsigned nrecip;
+	unsigned pending[CHANNELS];     /* recipients still to deliver */
+	unsigned inflight[CHANNELS];
+	unsigned failed;                /* failed, bounce not yet sent */
+	size_t heap[CHANNELS];
+	unsigned char busy[CHANNELS];   /* a job is open on the channel */
+	unsigned char finishing;        /* qmail-clean asked to remove it */
+	unsigned char marker;           /* todo/ID removal outstanding */
+	time_t bounce_retry;            /* bounce injection failed: not before */
+	struct msg *hnext;
+};
+
+struct config {
+	struct route route;
+	unsigned long concurrency[CHANNELS];
+	unsigned long lifetime;
+	struct str bouncefrom, bouncehost, doublebounceto, doublebouncehost;
+	int localtime;
+};
+
+extern struct config cfg;
+extern time_t now;
+extern int exiting;
+
+/* main.c */
+void log_line(const char *first, ...);  /* pieces, NULL-terminated, "\n" added */
+void log_safe(struct str *out, const char *s, size_t len);
+void log_flush(void);
+#define say(...) log_line(__VA_ARGS__, (const char *)0)
+
+/* msgs.c */
+struct msg *msgs_find(unsigned long id);
+void msgs_forget(struct msg *m);
+void msgs_schedule(struct msg *m, int c);   /* (re)insert in the channel heap */
+struct msg *msgs_due(int c);               /* pops a due message, or NULL */
+unsigned long msgs_wakeup(int c);          /* earliest due time, 0 none */
+void msgs_all_now(void);                   /* ALRM */
+void msgs_startup_scan(void);
+void msgs_todo_wanted(void);
+int msgs_todo_step(unsigned max);          /* takes in up to max new messages */
+int msgs_todo_busy(void);
+unsigned long msgs_count(void);
+int msgs_write_header(int fd, const struct msg *m);
+void msgs_info_name(struct str *fn, unsigned long id);
+
+/* deliver.c */
+void deliver_init(void);
+int deliver_fd(int c);          /* the report pipe to poll */
+int deliver_read(int c);        /* 0 ok, -1 helper gone */
+void deliver_dispatch(void);
+unsigned deliver_inflight(void);
+int deliver_slots_free(int c);
+void deliver_status(void);
+
+/* bounce.c */
+void finish_check(struct msg *m);  /* bounce and/or remove when all done */
+void bounce_add(struct msg *m, unsigned idx, const char *recip, size_t rlen,
+                const char *report, size_t len);
+int clean_fd(void);
+int clean_read(void);           /* 0 ok, -1 qmail-clean gone */
+void clean_request(char kind, struct msg *m);
+void clean_sweep(void);
+void bounce_retry_due(void);
+unsigned long bounce_wakeup(void);
+
+#endif
