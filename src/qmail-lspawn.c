@@ -48,6 +48,7 @@ static void report_text(struct str *report, char status, const char *text)
 	report->len = 0;
 	str_catc(report, status);
 	spawn_report_cat(report, text, strlen(text));
+	spawn_report_cat(report, "\n", 1);
 }
 
 static void deliver(const struct spawn_request *req, struct str *report)
@@ -119,7 +120,7 @@ static void deliver(const struct spawn_request *req, struct str *report)
 	}
 	spawn_report_cat(report, out.s, out.len);
 	if (report->len == 1 && report->s[0] != 'K')
-		str_cats(report, "qmail-local failed without saying why. (#4.3.0)");
+		str_cats(report, "qmail-local failed without saying why. (#4.3.0)\n");
 }
 
 int main(int argc, char **argv)

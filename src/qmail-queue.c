@@ -134,7 +134,7 @@ static void read_envelope(struct str *env)
 		}
 		if (env->len > 100 * 1024 * 1024) quit(EX_ENVELOPE);
 	}
-	if (!fields_ended) quit(env->len ? EX_ENVELOPE : EX_READ);
+	if (!fields_ended) quit(EX_READ); /* qmail: end of input mid-envelope is a read error */
 	/* Keep "F..\0T..\0" and drop the terminating empty field. */
 	--env->len;
 	if (!queue_envelope_valid(env->s, env->len)) quit(EX_ENVELOPE);

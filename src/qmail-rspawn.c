@@ -23,6 +23,7 @@ static void report_text(struct str *report, char status, const char *text)
 	report->len = 0;
 	str_catc(report, status);
 	spawn_report_cat(report, text, strlen(text));
+	spawn_report_cat(report, "\n", 1);
 }
 
 /* Output: fields separated by NULs, recipient fields first. */
@@ -51,9 +52,10 @@ static void parse_output(const struct str *out, struct str *report)
 	if (recip == 'r' || recip == 'h' || recip == 's') {
 		str_catc(report, recip == 'r' ? 'K' : recip == 'h' ? 'D' : 'Z');
 		spawn_report_cat(report, rtext, rlen);
+		spawn_report_cat(report, "\n", 1);
 		if (recip == 'r' && mess == 'K' && mlen) {
-			str_catc(report, '\n');
 			spawn_report_cat(report, mtext, mlen);
+			spawn_report_cat(report, "\n", 1);
 		}
 		return;
 	}
@@ -62,6 +64,7 @@ static void parse_output(const struct str *out, struct str *report)
 		 * failure for all; never report success without a recipient */
 		str_catc(report, mess == 'K' ? 'Z' : mess);
 		spawn_report_cat(report, mtext, mlen);
+		spawn_report_cat(report, "\n", 1);
 		return;
 	}
 	report_text(report, 'Z', "qmail-remote produced no report. (#4.3.0)");

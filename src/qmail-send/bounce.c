@@ -2,9 +2,9 @@
  *
  * A permanent failure appends a record to bounce/ID before the
  * recipient's status says FAILED, so a failure never goes unexplained.
- * When a message has nothing left to deliver and nothing in flight, one
- * bounce carries every failed recipient (qmail's QSBMF wording) to the
- * sender; a bounce that fails goes to doublebounceto@doublebouncehost;
+ * When nothing of a message is in flight, one bounce carries every
+ * recipient that failed since the last bounce (qmail's QSBMF wording) to
+ * the sender, even while other recipients wait for a retry; a bounce that fails goes to doublebounceto@doublebouncehost;
  * a double bounce that fails is dropped and logged. The bounce is handed
  * to qmail-queue (durable) before the failures are marked done, so a
  * crash can repeat a bounce but never lose one. Then qmail-clean removes
@@ -294,12 +294,14 @@ done:
 void finish_check(struct msg *m)
 {
 	if (m->finishing || m->inflight[0] || m->inflight[1] || m->busy[0] || m->busy[1]) return;
-	if (m->pending[0] || m->pending[1]) return;
+	/* Failures are reported as soon as nothing is in flight, even if
+	 * other recipients wait for a retry: the sender hears at once. */
 	if (m->failed) {
 		if (m->bounce_retry > now) return;
 		do_bounce(m);
-		if (m->failed || m->pending[0] || m->pending[1]) return;
+		if (m->failed) return;
 	}
+	if (m->pending[0] || m->pending[1]) return;
 	m->finishing = 1;
 	clean_request('m', m);
 }
