@@ -8,8 +8,11 @@
  * where status is 'K' (delivered), 'Z' (try again later) or 'D' (failed
  * for good) and the text, free of NULs, is at most SPAWN_REPORT_MAX bytes.
  * Each request runs in a child of its own, so deliveries proceed in
- * parallel; a child writes its report with one write() smaller than
- * PIPE_BUF, so reports from several children never interleave.
+ * parallel; a child writes its report into a pipe to the parent with one
+ * write() smaller than PIPE_BUF, so reports never interleave, and the
+ * parent forwards them. A child that dies without reporting (killed,
+ * crashed) gets a deferral written for it, so qmail-send never waits
+ * for a report that cannot come.
  * qmail-send limits how many requests are outstanding.
  *
  * spawn_main returns when fd 0 reaches end of file and every child has

@@ -216,6 +216,7 @@ int main(void)
 		if (got_alarm) {
 			got_alarm = 0;
 			msgs_all_now();
+			msgs_rescan();
 			msgs_todo_wanted();
 		}
 		if (exiting && deliver_inflight() == 0) {
@@ -227,8 +228,9 @@ int main(void)
 		if (!exiting) msgs_todo_step(TODO_BATCH);
 		deliver_dispatch();
 		bounce_retry_due();
-		if (now - last_sweep > 3600) {
+		if (now - last_sweep > 1200) {
 			clean_sweep();
+			msgs_rescan();
 			last_sweep = now;
 		}
 		log_flush();

@@ -427,6 +427,23 @@ void msgs_startup_scan(void)
 	msgs_todo_wanted();
 }
 
+/* Finds messages whose todo/ hint was lost (qmail-queue killed between
+ * its commit and the hint): on ALRM and every 20 minutes. */
+void msgs_rescan(void)
+{
+	DIR *d = opendir("mess");
+	struct dirent *e;
+	unsigned long id;
+	if (!d) {
+		warn_sys("unable to read queue/mess");
+		return;
+	}
+	while ((e = readdir(d)) != 0)
+		if (numeric(e->d_name, &id) && !msgs_find(id) && take_in(id, 0) == -1)
+			msgs_todo_wanted();
+	closedir(d);
+}
+
 /* ---- todo/ intake in bounded steps */
 
 static DIR *todo_dir;

@@ -61,6 +61,7 @@ struct msg *msgs_due(int c);               /* pops a due message, or NULL */
 unsigned long msgs_wakeup(int c);          /* earliest due time, 0 none */
 void msgs_all_now(void);                   /* ALRM */
 void msgs_startup_scan(void);
+void msgs_rescan(void);
 void msgs_todo_wanted(void);
 int msgs_todo_step(unsigned max);          /* takes in up to max new messages */
 int msgs_todo_busy(void);

@@ -106,8 +106,12 @@ class QueueInstance:
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         # ready (signal handlers in place) once it logs its first status
-        wait_until(lambda: b"status:" in self.logfile.read_bytes()[start:], 30,
-                   "qmail-send to start")
+        try:
+            wait_until(lambda: b"status:" in self.logfile.read_bytes()[start:], 30,
+                       "qmail-send to start")
+        except AssertionError:
+            self.stop(signal.SIGKILL)
+            raise
         return self.proc
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
