@@ -107,7 +107,8 @@ def test_extension_mbox_program_and_forward(q):
     (h / ".qmail-fw").write_text("&fw@test.example\n")
     for ext in ("box", "prog", "fw"):
         assert q.inject(MSG.format(ext, ext), recips=[f"mb-{ext}@test.example"])[0] == 0
-    wait_until(lambda: (h / "Mailbox").exists() and (h / "prog.out").exists(), 30, "deliveries")
+    wait_until(lambda: (h / "Mailbox").exists() and (h / "prog.out").exists()
+               and b"Subject: prog" in (h / "prog.out").read_bytes(), 30, "deliveries")
     mb = mailbox.mbox(str(h / "Mailbox"))
     assert [m["Subject"] for m in mb] == ["box"]
     assert b"Subject: prog" in (h / "prog.out").read_bytes()
