@@ -167,6 +167,9 @@ int main(void)
 
 	if (chdir(AUTO_PREFIX) == -1) quit(EX_HOME);
 	if (ids_load(&ids) == -1) quit(EX_CONFIG);
+	/* setuid qmailq: nothing the caller put in the environment counts
+	 * (local time then comes from the system's zone, as it should) */
+	if (ids.system || getuid() != geteuid()) clearenv();
 	received_line(&line, &ids, pid);
 	if (chdir(QUEUE_DIR) == -1) quit(EX_HOME);
 

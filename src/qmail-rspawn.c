@@ -26,7 +26,15 @@ static void report_text(struct str *report, char status, const char *text)
 	spawn_report_cat(report, "\n", 1);
 }
 
-/* Output: fields separated by NULs, recipient fields first. */
+static void cat_line(struct str *report, const char *text, size_t len)
+{
+	spawn_report_cat(report, text, len);
+	if (len && text[len - 1] != '\n') spawn_report_cat(report, "\n", 1);
+}
+
+/* Output: NUL-ended fields, the recipient's status (r, h, s) first, then
+ * the message's (K, Z, D). A rejected recipient (h, s) decides by itself;
+ * an accepted one (r) succeeds only if the message was accepted (K). */
 static void parse_output(const struct str *out, struct str *report)
 {
 	size_t i = 0;
@@ -37,7 +45,7 @@ static void parse_output(const struct str *out, struct str *report)
 		size_t n = mem_chr(out->s + i, out->len - i, 0);
 		char c = out->s[i];
 		if (n == out->len - i) break; /* unterminated: ignore */
-		if (!recip && (c == 'r' || c == 'h' || c == 's')) {
+		if (!recip && !mess && (c == 'r' || c == 'h' || c == 's')) {
 			recip = c;
 			rtext = out->s + i + 1;
 			rlen = n - 1;
@@ -49,25 +57,19 @@ static void parse_output(const struct str *out, struct str *report)
 		i += n + 1;
 	}
 	report->len = 0;
-	if (recip == 'r' || recip == 'h' || recip == 's') {
-		str_catc(report, recip == 'r' ? 'K' : recip == 'h' ? 'D' : 'Z');
-		spawn_report_cat(report, rtext, rlen);
-		spawn_report_cat(report, "\n", 1);
-		if (recip == 'r' && mess == 'K' && mlen) {
-			spawn_report_cat(report, mtext, mlen);
-			spawn_report_cat(report, "\n", 1);
-		}
+	if (recip == 'h' || recip == 's') {
+		str_catc(report, recip == 'h' ? 'D' : 'Z');
+		cat_line(report, rtext, rlen);
 		return;
 	}
-	if (mess) {
-		/* the message status without a recipient status can only be a
-		 * failure for all; never report success without a recipient */
-		str_catc(report, mess == 'K' ? 'Z' : mess);
-		spawn_report_cat(report, mtext, mlen);
-		spawn_report_cat(report, "\n", 1);
+	if (!mess) {
+		report_text(report, 'Z', "qmail-remote produced no report. (#4.3.0)");
 		return;
 	}
-	report_text(report, 'Z', "qmail-remote produced no report. (#4.3.0)");
+	/* without an accepted recipient, "accepted" cannot be believed */
+	str_catc(report, mess == 'K' && recip != 'r' ? 'Z' : mess);
+	cat_line(report, rtext, rlen);
+	cat_line(report, mtext, mlen);
 }
 
 static void deliver(const struct spawn_request *req, struct str *report)

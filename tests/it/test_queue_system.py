@@ -137,6 +137,7 @@ def test_system_install(system_root, tmp_path_factory):
 
         qi = QueueInstance(tmp_path_factory, "sys", root=root)
         qi.control("me", "test.example")
+        qi.control("locals", "test.example")  # the install wrote the host's name
         qi.start()
         try:
             time.sleep(0.3)
