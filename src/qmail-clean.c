@@ -3,7 +3,7 @@
  * Runs as qmailq, the owner of mess/, todo/ and tmp/, which qmail-send
  * (qmails) may read but not change. Requests arrive on fd 0, one per
  * line; each gets a one-byte answer on fd 1, '+' done or '!' trouble:
- *   mID   the message is finished: remove mess/ID and todo/ID
+ *   mID   the message is finished: remove todo/ID, then mess/ID
  *   tID   qmail-send has taken the message in: remove todo/ID
  *   s     sweep tmp/ of files older than 36 hours (crashed injections)
  * Removing a file that is already gone counts as done.
@@ -85,7 +85,10 @@ int main(void)
 			ok = sweep_tmp();
 		} else if (line.len > 1 && parse_id(&line, &id) == 0) {
 			if (line.s[0] == 'm')
-				ok = remove_one("mess", id) == 0 && remove_one("todo", id) == 0 ? 0 : -1;
+				/* todo/ first: once mess/ID is gone its inode, and so
+				 * its ID, may belong to a new message at once, whose
+				 * todo/ID must survive */
+				ok = remove_one("todo", id) == 0 && remove_one("mess", id) == 0 ? 0 : -1;
 			else if (line.s[0] == 't')
 				ok = remove_one("todo", id);
 		}

@@ -336,6 +336,10 @@ static int take_in(unsigned long id, int from_todo)
 	m->qp = h.qp;
 	r = info_load(m);
 	if (r == 0) {
+		/* reports left by an earlier message with this inode number */
+		queue_path(&fn, "bounce", id);
+		unlink(str_cstr(&fn));
+		queue_path(&fn, "mess", id);
 		if (info_create(m, &env) == -1) {
 			msgs_forget(m);
 			str_free(&fn);
