@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((unsigned char)a.s[i] < 0x20 || a.s[i] == 0x7f) abort();
 		if (smtpaddr_param(p + params, size - params, "SIZE", &v, &vlen)) {
 			if (v < p + params || v + vlen > p + size) abort();
-			smtpaddr_ulong(v, vlen, &u);
+			if (mem_scan_ulong(v, vlen, &u) > vlen) abort();
 		}
 	}
 	str_free(&a);

@@ -91,18 +91,3 @@ int smtpaddr_param(const char *p, size_t len, const char *name, const char **val
 	}
 	return 0;
 }
-
-int smtpaddr_ulong(const char *s, size_t len, unsigned long *out)
-{
-	unsigned long u = 0;
-	if (!len) return 0;
-	for (size_t i = 0; i < len; ++i) {
-		unsigned d;
-		if (s[i] < '0' || s[i] > '9') return 0;
-		d = (unsigned)(s[i] - '0');
-		if (u > (~0UL - d) / 10) return 0;
-		u = u * 10 + d;
-	}
-	*out = u;
-	return 1;
-}

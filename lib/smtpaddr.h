@@ -43,8 +43,4 @@ enum smtpaddr_result smtpaddr_parse(const char *arg, size_t len, const char *key
 int smtpaddr_param(const char *p, size_t len, const char *name, const char **val,
                    size_t *vlen);
 
-/* Parses a decimal number for SIZE=; 0 on garbage or overflow (then *out
- * is left alone), 1 on success. */
-int smtpaddr_ulong(const char *s, size_t len, unsigned long *out);
-
 #endif

@@ -95,6 +95,19 @@ size_t mem_rchr(const char *s, size_t n, char c)
 	return n;
 }
 
+size_t mem_scan_ulong(const char *s, size_t n, unsigned long *out)
+{
+	unsigned long u = 0;
+	size_t i;
+	for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; ++i) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (u > (~0UL - d) / 10) return 0;
+		u = u * 10 + d;
+	}
+	if (i) *out = u;
+	return i;
+}
+
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
 
 int mem_equal_nocase(const char *a, const char *b, size_t n)

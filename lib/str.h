@@ -41,6 +41,10 @@ void str_cat_abbrev(struct str *sa, const char *s, size_t len, size_t max);
 /* Helpers on (pointer, length) data; none of them relies on a NUL. */
 size_t mem_chr(const char *s, size_t n, char c);  /* index of c, or n */
 size_t mem_rchr(const char *s, size_t n, char c); /* last index of c, or n */
+/* Reads the decimal digits at the start of s into *out and returns how
+ * many there were; 0 (and *out untouched) when there are none or the
+ * number does not fit in an unsigned long. */
+size_t mem_scan_ulong(const char *s, size_t n, unsigned long *out);
 int mem_equal_nocase(const char *a, const char *b, size_t n);
 int str_equals(const struct str *sa, const char *s);
 int str_starts(const struct str *sa, const char *prefix);

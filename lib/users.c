@@ -45,18 +45,7 @@ void users_entry_free(struct users_entry *e)
 
 static int parse_number(const char *s, size_t len, unsigned long *out)
 {
-	unsigned long u = 0;
-	size_t i;
-	if (len == 0) return 0;
-	for (i = 0; i < len; ++i) {
-		unsigned d;
-		if (s[i] < '0' || s[i] > '9') return 0;
-		d = (unsigned)(s[i] - '0');
-		if (u > (~0UL - d) / 10) return 0;
-		u = u * 10 + d;
-	}
-	*out = u;
-	return 1;
+	return len && mem_scan_ulong(s, len, out) == len;
 }
 
 int users_parse(const char *s, size_t len, struct users_entry *out)

@@ -37,18 +37,6 @@ static _Noreturn void die_control(struct smtpd *s, const char *fn)
 	out_die(s, "421 unable to read controls (#4.3.0)\r\n", 1);
 }
 
-/* A number at the start of s, as qmail's scan_ulong reads DATABYTES. */
-static unsigned long leading_ulong(const char *s)
-{
-	unsigned long u = 0;
-	for (; *s >= '0' && *s <= '9'; ++s) {
-		unsigned d = (unsigned)(*s - '0');
-		if (u > (~0UL - d) / 10) return ~0UL;
-		u = u * 10 + d;
-	}
-	return u;
-}
-
 static const char *env_or(const char *name, const char *dflt)
 {
 	const char *v = env_get(name);
@@ -89,8 +77,9 @@ static void setup(struct smtpd *s)
 		die_control(s, "control/badmailfrom");
 	if (ctl_read_ulong("control/databytes", &s->databytes, 0) == -1)
 		die_control(s, "control/databytes");
+	/* Leading digits, as qmail's scan_ulong reads it; none means 0. */
 	x = env_get("DATABYTES");
-	if (x) s->databytes = leading_ulong(x);
+	if (x && !mem_scan_ulong(x, strlen(x), &s->databytes)) s->databytes = 0;
 	s->localtime = date822_localtime_wanted();
 
 	s->remoteip = env_or("TCPREMOTEIP", "unknown");
@@ -189,7 +178,7 @@ static void cmd_mail(struct smtpd *s, const char *arg, size_t len)
 	if (!parse_addr(s, arg, len, "FROM", &s->mailfrom, &params)) return;
 	/* RFC 1870: a declared size over the limit is refused up front. */
 	if (s->databytes && smtpaddr_param(arg + params, len - params, "SIZE", &v, &vlen) &&
-	    smtpaddr_ulong(v, vlen, &declared) && declared > s->databytes) {
+	    vlen && mem_scan_ulong(v, vlen, &declared) == vlen && declared > s->databytes) {
 		out(s, "552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n");
 		return;
 	}

@@ -92,15 +92,17 @@ START_TEST(params)
 	const char *p = "BODY=8BITMIME size=1234 SMTPUTF8";
 	ck_assert(smtpaddr_param(p, strlen(p), "SIZE", &v, &n));
 	ck_assert_uint_eq(n, 4);
-	ck_assert(smtpaddr_ulong(v, n, &u));
+	ck_assert_uint_eq(mem_scan_ulong(v, n, &u), 4);
 	ck_assert_uint_eq(u, 1234);
 	ck_assert(smtpaddr_param(p, strlen(p), "SMTPUTF8", &v, &n));
 	ck_assert_uint_eq(n, 0);
 	ck_assert(!smtpaddr_param(p, strlen(p), "BOD", &v, &n));
-	ck_assert(!smtpaddr_ulong("12x", 3, &u));
-	ck_assert(!smtpaddr_ulong("99999999999999999999999", 23, &u));
-	ck_assert(!smtpaddr_ulong("", 0, &u));
-	ck_assert_uint_eq(u, 1234);
+	ck_assert_uint_eq(mem_scan_ulong("12x", 3, &u), 2);
+	ck_assert_uint_eq(u, 12);
+	ck_assert_uint_eq(mem_scan_ulong("99999999999999999999999", 23, &u), 0);
+	ck_assert_uint_eq(mem_scan_ulong("", 0, &u), 0);
+	ck_assert_uint_eq(mem_scan_ulong("x1", 2, &u), 0);
+	ck_assert_uint_eq(u, 12);
 }
 END_TEST
 
