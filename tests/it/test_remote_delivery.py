@@ -226,3 +226,35 @@ def test_pipelining_when_offered(remote):
     assert [r[0] for r in reports] == ["r", "h", "r", "K"]
     assert reports[1][1] == "127.0.0.1 does not like recipient.\nRemote host said: 550 no such user\n"
     assert seen["data"].endswith(b"\r\n..\r\n.\r\n")
+
+
+def test_secondary_mx_sends_only_to_better_exchangers(remote):
+    """We are MX 20 (127.0.0.1 counts as ours here); the primary, MX 10 on
+    ::1, gets the mail. With the primary down the message waits: never a
+    worse or equal exchanger, never ourselves."""
+    port = free_port_both()
+    dns = Dns("--mx-host=backup.test,primary.backup.test,10",
+              "--mx-host=backup.test,us.backup.test,20",
+              "--mx-host=backup.test,worse.backup.test,30",
+              "--host-record=primary.backup.test,::1",
+              "--host-record=us.backup.test,127.0.0.1",
+              "--host-record=worse.backup.test,127.0.0.1")
+    rec4 = Recorder()
+    ours = Aio(rec4, port=port)  # stands for "us": must never be used
+    try:
+        remote.use_dns(dns)
+        remote.ctl("notipme", "::1\n")
+        remote.ctl("smtproutes", f"backup.test::{port}\n")
+        down, _ = remote.send("backup.test", "s@nqmail.test", ["u@backup.test"], MSG)
+        rec6 = Recorder()
+        primary = Aio(rec6, host="::1", port=port)
+        try:
+            up, _ = remote.send("backup.test", "s@nqmail.test", ["u@backup.test"], MSG)
+        finally:
+            primary.stop()
+    finally:
+        ours.stop()
+        dns.stop()
+    assert down == [("Z", "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n")]
+    assert up[-1][1].startswith("::1 accepted message.")
+    assert rec4.sessions == 0 and len(rec6.messages) == 1
