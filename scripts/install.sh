@@ -103,6 +103,10 @@ chmod 622 "$q/lock/trigger"
 [ -f "$q/lock/sendmutex" ] || : > "$q/lock/sendmutex"
 own qmails:qmail "$q/lock/sendmutex"
 chmod 600 "$q/lock/sendmutex"
+# qmail-remote's table of addresses that timed out (qmail-tcpto(8))
+[ -f "$q/lock/tcpto" ] || : > "$q/lock/tcpto"
+own qmailr:qmail "$q/lock/tcpto"
+chmod 644 "$q/lock/tcpto"
 if [ "$mode" = system ]; then
 	chown alias:nofiles "$root/alias"
 	chmod 2755 "$root/alias"

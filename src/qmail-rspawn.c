@@ -17,6 +17,7 @@
 #include "die.h"
 #include "spawn.h"
 #include "str.h"
+#include "tcpto.h"
 
 static void report_text(struct str *report, char status, const char *text)
 {
@@ -111,6 +112,9 @@ int main(void)
 {
 	die_init("qmail-rspawn");
 	if (chdir(AUTO_PREFIX) == -1) die_temp_sys("unable to chdir to ", AUTO_PREFIX);
+	/* As qmail's: a restart forgets which hosts timed out (qmail-tcpto(8));
+	 * the table is only advice, so a failure here changes nothing. */
+	tcpto_clear();
 	spawn_main(deliver);
 	return 0;
 }

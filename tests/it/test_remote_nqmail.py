@@ -3,9 +3,8 @@ Debian's tcpserver, found through dnsmasq, with the queue program standing
 in as a capture so that what arrived can be compared byte for byte."""
 import pytest
 
-from conftest import new_instance
 from remote_env import Dns, Remote
-from smtpd_util import Capture, reset_controls, tcpserver, write_rules
+from smtpd_util import Capture, reset_controls, smtpd_root, tcpserver, write_rules
 
 MSG = (b"From: a@nqmail.test\nTo: joe@dest.test\nSubject: to a second nqmail\n\n"
        b"first line\n.dotted line\n\xc3\xa9 8-bit\n" + b"y" * 1200 + b"\nlast\n")
@@ -20,7 +19,7 @@ def remote():
 
 @pytest.fixture(scope="module")
 def receiver(tmp_path_factory):
-    root = new_instance(tmp_path_factory, "receiver")
+    root = smtpd_root(tmp_path_factory)  # shared with the smtpd tests: builds cost
     reset_controls(root, me="mx.dest.test\n", rcpthosts="dest.test\n")
     base = tmp_path_factory.mktemp("receiver-run")
     cap = Capture(base)

@@ -42,10 +42,10 @@ class Counting(Recorder):
                 self.open -= 1
 
 
-@pytest.fixture
-def system(tmp_path_factory):
-    """A running instance whose mail for dest.test goes, by MX, to an
-    aiosmtpd receiver; yields (instance, receiver, smtpd port)."""
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    """One running instance for the module (an instance costs a build):
+    mail for dest.test goes, by MX, to an aiosmtpd receiver."""
     rec = Counting()
     srv = Aio(rec)
     dns = Dns("--mx-host=dest.test,mx.dest.test,10", "--host-record=mx.dest.test,127.0.0.1")
@@ -59,11 +59,20 @@ def system(tmp_path_factory):
     q.start()
     try:
         with tcpserver(q.root, rules) as port:
-            yield q, rec, port
+            yield q, rec, port, srv
     finally:
         q.stop()
         srv.stop()
         dns.stop()
+
+
+@pytest.fixture
+def system(running):
+    """The running instance with a fresh receiver record and an empty queue."""
+    q, rec, port, _ = running
+    queuelib.wait_until(q.queue_empty, 30, "an empty queue")
+    rec.__init__()
+    return q, rec, port
 
 
 def submit(port, sender, recips, body):
@@ -117,20 +126,21 @@ def test_permanent_failure_bounces_to_the_sender(system):
     assert [m[1] for m in rec.messages] == [["friend@dest.test"]]
 
 
-def test_concurrencyremote_is_respected(tmp_path_factory):
-    rec = Counting(data_delay=0.5)
-    srv = Aio(rec)
-    q = queuelib.QueueInstance(tmp_path_factory, "conc", me="relay.nqmail.test")
-    q.control("smtproutes", f":127.0.0.1:{srv.port}")
+def test_concurrencyremote_is_respected(running):
+    q, rec, _, srv = running
+    queuelib.wait_until(q.queue_empty, 30, "an empty queue")
+    rec.__init__(data_delay=0.5)
+    q.stop()
     q.control("concurrencyremote", "2")
     try:
         for i in range(8):
-            code, err = q.inject(f"Subject: {i}\n\nbody\n", recips=(f"r{i}@far.test",))
+            code, err = q.inject(f"Subject: {i}\n\nbody\n", recips=(f"r{i}@dest.test",))
             assert code == 0, err
         q.start()
         queuelib.wait_until(lambda: len(rec.messages) == 8, 60, "eight deliveries")
         queuelib.wait_until(q.queue_empty, 30, "an empty queue")
     finally:
         q.stop()
-        srv.stop()
+        q.control("concurrencyremote", "20")
+        q.start()
     assert rec.most == 2
