@@ -12,7 +12,8 @@
 # A system install (etc/ids says mode=system) also gets:
 #   control/me, locals, rcpthosts (from the host name), concurrencyincoming;
 #   the alias user's .qmail-postmaster, .qmail-root, .qmail-mailer-daemon;
-#   the SMTP rules file (localhost may relay) and its cdb.
+#   the SMTP rules file (localhost may relay) and its cdb;
+#   in the standard root, /usr/bin/qmailctl linked to PREFIX/bin/qmailctl.
 # SENDMAIL=1 links /usr/sbin/sendmail and /usr/lib/sendmail to
 # PREFIX/bin/sendmail (a program already there is kept as NAME.nqmail-old).
 #
@@ -151,6 +152,15 @@ EOF
 	fi
 }
 
+# Life with qmail puts qmailctl in /usr/bin; a system install in the
+# standard root does the same (a link; an existing file is left alone).
+install_qmailctl_link() {
+	t=$destdir/usr/bin/qmailctl
+	[ -e "$t" ] || [ -L "$t" ] && return 0
+	mkdir -p "$destdir/usr/bin"
+	ln -s "$prefix/bin/qmailctl" "$t"
+}
+
 install_sendmail() {
 	for f in /usr/sbin/sendmail /usr/lib/sendmail; do
 		t=$destdir$f
@@ -169,6 +179,7 @@ if [ "$mode" = system ]; then
 	install_control
 	install_aliases
 	install_rules
+	[ "$prefix" = /var/qmail ] && install_qmailctl_link
 fi
 [ "${SENDMAIL:-0}" = 1 ] && install_sendmail
 exit 0

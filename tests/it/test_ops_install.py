@@ -206,6 +206,7 @@ def test_destdir_install_uses_life_with_qmail_paths(tmp_path):
     assert "TCPRULES=/etc/tcp.smtp\n" in conf and "SUPERVISE=/var/qmail/supervise\n" in conf
     assert "P=/var/qmail\n" in (root / "supervise/qmail-smtpd/run").read_text()
     assert "L=/var/log/qmail/smtpd\n" in (root / "supervise/qmail-smtpd/log/run").read_text()
+    assert os.readlink(dest / "usr/bin/qmailctl") == "/var/qmail/bin/qmailctl"
     for f in ("usr/sbin/sendmail", "usr/lib/sendmail"):
         assert os.readlink(dest / f) == "/var/qmail/bin/sendmail"
     # nothing escaped DESTDIR
