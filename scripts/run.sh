@@ -48,7 +48,8 @@ listening() {
 for s in qmail-send qmail-smtpd; do
 	if svok "$root/supervise/$s" 2> /dev/null; then
 		echo "make run: this instance is already running (supervise on $root/supervise/$s)." >&2
-		echo "Stop the other make run with Ctrl-C first." >&2
+		echo "Stop the other make run with Ctrl-C first; if it is gone, stop what it left with" >&2
+		echo "  svc -dx $root/supervise/qmail-* $root/supervise/qmail-*/log" >&2
 		exit 1
 	fi
 done
