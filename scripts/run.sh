@@ -157,7 +157,7 @@ It lands in: $home/Maildir/new/
 
 Ctrl-C stops everything; make run again picks up where it stopped.
 EOF
-$root/bin/qmailctl stat 2> /dev/null | sed 's/^/  /' || :
+"$root/bin/qmailctl" stat 2> /dev/null | sed 's/^/  /' || :
 
 # wait returns early when a trapped signal arrives.
 while kill -0 "$svscan_pid" 2> /dev/null; do
