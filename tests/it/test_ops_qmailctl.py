@@ -16,6 +16,13 @@ COMMANDS = ["start", "stop", "restart", "doqueue", "flush", "alrm", "reload", "h
             "pause", "cont", "cdb", "queue", "help"]
 
 
+@pytest.fixture(scope="module")
+def idle(tmp_path_factory):
+    """An instance that nothing supervises (no svscan), shared by the tests
+    of messages and rules."""
+    return Supervised(tmp_path_factory, "idle")
+
+
 @pytest.fixture
 def inst(tmp_path_factory):
     i = Supervised(tmp_path_factory)
@@ -50,8 +57,8 @@ def test_unknown_command_is_a_usage_error(prefix):
     assert b"usage: qmailctl" in r.stderr
 
 
-def test_commands_name_the_unsupervised_service(tmp_path_factory):
-    i = Supervised(tmp_path_factory, "unsup")
+def test_commands_name_the_unsupervised_service(idle):
+    i = idle
     for cmd in ("doqueue", "reload", "pause", "cont"):
         r = i.ctl(cmd)
         assert r.returncode == 1, cmd
@@ -63,8 +70,8 @@ def test_commands_name_the_unsupervised_service(tmp_path_factory):
     assert b"supervise not running" in r.stdout
 
 
-def test_cdb_compiles_and_refuses_broken_rules(tmp_path_factory):
-    i = Supervised(tmp_path_factory, "cdb")
+def test_cdb_compiles_and_refuses_broken_rules(idle):
+    i = idle
     cdb = i.rules.with_name("tcp.smtp.cdb")
     i.write_rules('# comment\n127.0.0.1:allow,RELAYCLIENT=""\n:allow\n')
     r = i.ctl("cdb")
