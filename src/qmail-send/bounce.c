@@ -350,15 +350,37 @@ struct clean_req {
 	char kind;
 	unsigned long id;
 };
+/* Requests in order; the first cq_sent of them are written and await
+ * their answer byte. At most CLEAN_WINDOW are written at a time, so
+ * neither pipe can fill and qmail-send never blocks on qmail-clean
+ * while qmail-clean blocks on us. */
+#define CLEAN_WINDOW 128
 static struct clean_req *cq;
-static size_t cq_head, cq_len, cq_cap;
+static size_t cq_head, cq_len, cq_cap, cq_sent;
 static const int fd_clean_to = 7, fd_clean_from = 8;
 
 int clean_fd(void) { return fd_clean_from; }
 
-void clean_request(char kind, struct msg *m)
+static void clean_pump(void)
 {
 	struct str line = STR_INIT;
+	while (cq_sent < cq_len && cq_sent < CLEAN_WINDOW) {
+		struct clean_req q = cq[(cq_head + cq_sent) % cq_cap];
+		str_catc(&line, q.kind);
+		if (q.kind != 's') str_catulong(&line, q.id);
+		str_catc(&line, '\n');
+		++cq_sent;
+	}
+	if (line.len && durable_write_all(fd_clean_to, line.s, line.len) == -1) {
+		say("alert: lost connection to qmail-clean");
+		log_flush();
+		exit(111);
+	}
+	str_free(&line);
+}
+
+void clean_request(char kind, struct msg *m)
+{
 	if (cq_len == cq_cap) {
 		struct clean_req *n = malloc((cq_cap ? cq_cap * 2 : 256) * sizeof *n);
 		if (!n) die_nomem();
@@ -370,15 +392,7 @@ void clean_request(char kind, struct msg *m)
 	}
 	cq[(cq_head + cq_len++) % cq_cap] = (struct clean_req){kind, m->id};
 	if (kind == 't') m->marker = 1;
-	str_catc(&line, kind);
-	str_catulong(&line, m->id);
-	str_catc(&line, '\n');
-	if (durable_write_all(fd_clean_to, line.s, line.len) == -1) {
-		say("alert: lost connection to qmail-clean");
-		log_flush();
-		exit(111);
-	}
-	str_free(&line);
+	clean_pump();
 }
 
 void clean_sweep(void)
@@ -422,10 +436,11 @@ int clean_read(void)
 	ssize_t r = read(fd_clean_from, buf, sizeof buf);
 	if (r < 0) return errno == EINTR || errno == EAGAIN ? 0 : -1;
 	if (r == 0) return -1;
-	for (ssize_t i = 0; i < r && cq_len; ++i) {
+	for (ssize_t i = 0; i < r && cq_sent; ++i) {
 		struct clean_req q = cq[cq_head];
 		cq_head = (cq_head + 1) % cq_cap;
 		--cq_len;
+		--cq_sent;
 		if (q.kind == 'm') {
 			finished_msg(q.id, buf[i] == '+');
 		} else if (q.kind == 't') {
@@ -433,5 +448,6 @@ int clean_read(void)
 			if (m) m->marker = 0;
 		}
 	}
+	clean_pump();
 	return 0;
 }

@@ -154,8 +154,13 @@ def test_temporary_failure_is_retried_on_alarm(q):
     (h / ".qmail").write_text(f"|if [ -e {flag} ]; then rm {flag}; echo busy now; exit 111; fi\n"
                               "./Maildir/\n")
     assert q.inject(MSG.format("retry", 1), recips=["tmp@test.example"])[0] == 0
-    q.wait_log("deferral: busy_now/")
+    log = q.wait_log("deferral: busy_now/")
     assert len(q.maildir("tmp")) == 0
+    # qmail's schedule: the first retry of a local delivery is birth + 10^2 s
+    # (info/ID's header, docs/QUEUE.md: NQI1 birth nsec next_local ...)
+    msg = re.findall(r"starting delivery \d+: msg (\d+) to local tmp@test.example", log)[-1]
+    birth, _, next_local = (q.root / "queue" / "info" / msg).read_bytes()[:96].split()[1:4]
+    assert int(next_local) - int(birth) == 100
     time.sleep(1.1)  # the retry schedule is in seconds: be past "now"
     q.signal(signal.SIGALRM)
     msgs = q.wait_mail("tmp")
@@ -305,9 +310,18 @@ def test_queuelifetime_expiry_bounces(tmp_path_factory):
 
 def test_term_waits_for_running_deliveries(tmp_path_factory):
     qi = QueueInstance(tmp_path_factory, "term")
+    qi.control("concurrencylocal", "2")
     h = qi.add_user("sl", dotqmail="|sleep 1\n./Maildir/\n")
+    qi.add_user("par", dotqmail="|sleep 1\n./Maildir/\n")
     qi.start()
     try:
+        # concurrencylocal holds: never more than two at once
+        for i in range(4):
+            assert qi.inject(MSG.format(f"par{i}", i), recips=["par@test.example"])[0] == 0
+        wait_until(lambda: len(qi.maildir("par")) == 4, 60, "four deliveries")
+        log = qi.log_text()
+        assert "status: local 2/2 remote 0/20" in log
+        assert not re.search(r"status: local [3-9]/2", log)
         assert qi.inject(MSG.format("slow", 1), recips=["sl@test.example"])[0] == 0
         qi.wait_log("starting delivery")
         qi.signal(signal.SIGTERM)

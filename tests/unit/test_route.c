@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ids.h"
 #include "queue.h"
 #include "route.h"
 #include "str.h"
@@ -111,6 +112,22 @@ START_TEST(info_parse)
 }
 END_TEST
 
+START_TEST(ids_file)
+{
+	struct ids ids;
+	const char *f = "mode=system\nalias=7790:2108\nqmails=7796:2107\nqmail=2107\nnofiles=2108\n";
+	ck_assert_int_eq(ids_parse(f, strlen(f), &ids), 0);
+	ck_assert_int_eq(ids.system, 1);
+	ck_assert_int_eq(ids.uid[IDS_ALIAS], 7790);
+	ck_assert_int_eq(ids.gid[IDS_QMAILS], 2107);
+	ck_assert_int_eq(ids.gid_nofiles, 2108);
+	/* roles not named keep the caller's ids */
+	ck_assert_int_eq(ids.uid[IDS_QMAILR], (long)getuid());
+	ck_assert_int_eq(ids_parse("mode=other\n", 11, &ids), -1);
+	ck_assert_int_eq(ids_parse("alias=x:1\n", 10, &ids), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("route");
@@ -123,6 +140,7 @@ int main(void)
 	tcase_add_test(tc, queue_header_round_trip);
 	tcase_add_test(tc, envelope_validation);
 	tcase_add_test(tc, info_parse);
+	tcase_add_test(tc, ids_file);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
