@@ -97,8 +97,10 @@ done
 setsid svscan "$svc_dir" > "$root/log/svscan.log" 2>&1 < /dev/null &
 svscan_pid=$!
 
+# The live processes of svscan's session (exited ones wait for init to
+# reap them, as zombies, and do not count).
 session_pids() {
-	ps -e -o pid= -o sid= | awk -v s="$svscan_pid" '$2 == s { print $1 }'
+	ps -e -o pid= -o sid= -o stat= | awk -v s="$svscan_pid" '$2 == s && $3 !~ /^Z/ { print $1 }'
 }
 
 stop_all() {
@@ -107,18 +109,15 @@ stop_all() {
 	echo "Stopping nqmail (qmail-smtpd first, then qmail-send finishes its deliveries)..."
 	kill "$svscan_pid" 2> /dev/null || :
 	wait "$svscan_pid" 2> /dev/null || :
-	# -dx: down, then supervise exits once its service has exited.
+	# -dx: down, then supervise exits once its service has exited. The
+	# loggers get only -x, and first: each reads to the end of its input
+	# (once every writer is gone), so the last log lines are kept, and its
+	# supervise exits with it instead of restarting it.
+	svc -x "$root/supervise/qmail-smtpd/log" "$root/supervise/qmail-send/log" 2> /dev/null || :
 	svc -dx "$root/supervise/qmail-smtpd" "$root/supervise/qmail-send" 2> /dev/null || :
 	n=0
-	while [ $n -lt 250 ]; do
-		svok "$root/supervise/qmail-smtpd" 2> /dev/null ||
-			svok "$root/supervise/qmail-send" 2> /dev/null || break
-		sleep 0.1
-		n=$((n + 1))
-	done
-	svc -dx "$root/supervise/qmail-smtpd/log" "$root/supervise/qmail-send/log" 2> /dev/null || :
-	n=0
-	while [ $n -lt 50 ] && [ -n "$(session_pids)" ]; do
+	while [ $n -lt 300 ] && [ -n "$(session_pids)" ]; do
+		[ $n = 250 ] && svc -dx "$root/supervise/qmail-smtpd/log" "$root/supervise/qmail-send/log" 2> /dev/null
 		sleep 0.1
 		n=$((n + 1))
 	done

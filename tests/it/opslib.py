@@ -30,13 +30,14 @@ def wait_until(pred, timeout=30, what="condition", step=0.1):
 
 
 def session_pids(sid):
-    """Processes whose session is sid (svscan's, and all it started)."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=", "-o", "sid="],
+    """Live processes whose session is sid (svscan's, and all it started);
+    zombies waiting for init to reap them do not count."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=", "-o", "sid=", "-o", "stat="],
                          stdout=subprocess.PIPE, text=True, check=True).stdout
     pids = []
     for line in out.splitlines():
         f = line.split()
-        if len(f) == 2 and int(f[1]) == sid and int(f[0]) != sid:
+        if len(f) == 3 and int(f[1]) == sid and int(f[0]) != sid and not f[2].startswith("Z"):
             pids.append(int(f[0]))
     return pids
 
