@@ -188,6 +188,8 @@ def test_supervised_lifecycle(inst):
     assert ": down " in inst.svstat("qmail-send")
     assert ": down " in inst.svstat("qmail-smtpd")
     assert maildir_count(inst.maildir) + queued(inst) == sent
+    # qmail-send ended on its own after TERM, and its logger kept the line
+    wait_until(lambda: "status: exiting" in inst.log("qmail-send"), 10, "the exit in the log")
     time.sleep(1)
     assert smtp_refused(inst.port)
 
