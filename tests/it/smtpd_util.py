@@ -29,6 +29,13 @@ exit "$code"
 _root = {}
 
 
+def free_port6():
+    """A TCP port on ::1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
 def smtpd_root(tmp_path_factory):
     """One install root for all smtpd tests (controls are reset per test)."""
     if "root" not in _root:
@@ -111,21 +118,22 @@ def write_rules(path, text):
 
 
 @contextlib.contextmanager
-def tcpserver(root, rules_cdb, env=None):
-    """qmail-smtpd under a real tcpserver on 127.0.0.1 (no DNS: -H -R -l)."""
-    port = free_port()
+def tcpserver(root, rules_cdb, env=None, host="127.0.0.1"):
+    """qmail-smtpd under a real tcpserver on host (no DNS: -H -R -l)."""
+    port = free_port() if host == "127.0.0.1" else free_port6()
     full = dict(os.environ)
     full.update(env or {})
     log = open(pathlib.Path(rules_cdb).parent / f"tcpserver-{port}.log", "wb")
     p = subprocess.Popen(
         ["tcpserver", "-v", "-H", "-R", "-l", "localhost", "-x", str(rules_cdb),
-         "-c", "20", "127.0.0.1", str(port), bin_path("qmail-smtpd", root)],
+         "-c", "20", host, str(port), bin_path("qmail-smtpd", root)],
         env=full, stdout=log, stderr=log)
     try:
         deadline = time.time() + 10
         while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            with socket.socket(family) as s:
+                if s.connect_ex((host, port)) == 0:
                     break
             time.sleep(0.05)
         else:

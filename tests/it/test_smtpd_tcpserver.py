@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from smtpd_util import Capture, reset_controls, smtpd_root, tcpserver, write_rules
+from smtpd_util import (Capture, free_port6, reset_controls, smtpd_root, tcpserver,
+                         write_rules)
 
 RULES = '127.0.0.2:allow,RELAYCLIENT=""\n:allow\n'
 
@@ -96,3 +97,22 @@ def test_swaks_smuggling_attempt_is_one_message(server):
     assert p.returncode == 0, p.stdout.decode()
     msgs = cap.messages()
     assert [r for _, _, r in msgs] == [["joe@example.org"]]
+
+
+def test_ipv6_client_on_loopback(tmp_path_factory):
+    try:
+        free_port6()
+    except OSError:
+        pytest.skip("no ::1 on this machine")
+    root = smtpd_root(tmp_path_factory)
+    base = tmp_path_factory.mktemp("tcpsrv6")
+    cap = Capture(base)
+    rules = write_rules(base / "tcp.smtp.cdb", ":allow\n")
+    reset_controls(root, me="mail.example.org\n", rcpthosts="example.org\n")
+    with tcpserver(root, rules, cap.env(), host="::1") as port:
+        with smtplib.SMTP("::1", port, timeout=30) as s:
+            s.ehlo("client6.test")
+            assert s.sendmail("a@client.test", ["joe@example.org"], b"Subject: v6\r\n\r\nx\r\n") == {}
+    [(m, _, rcpts)] = cap.messages()
+    assert rcpts == ["joe@example.org"]
+    assert m.startswith(b"Received: from unknown (HELO client6.test) (::1)\n  by localhost with SMTP; ")
