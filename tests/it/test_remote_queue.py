@@ -144,3 +144,33 @@ def test_concurrencyremote_is_respected(running):
         q.control("concurrencyremote", "20")
         q.start()
     assert rec.most == 2
+
+
+def test_relay_to_a_second_nqmail_instance(running, tmp_path_factory):
+    """The receiver is another nqmail, whole: its qmail-smtpd queues the
+    message and qmail-local puts it in joe's Maildir, body intact."""
+    q, _, port, srv = running
+    other = queuelib.QueueInstance(tmp_path_factory, "receiver", me="dest2.test")
+    other.control("locals", "dest2.test")
+    other.control("rcpthosts", "dest2.test")
+    other.add_user("joe")
+    rules = write_rules(tmp_path_factory.mktemp("receiver-smtpd") / "rules.cdb", ":allow\n")
+    other.start()
+    try:
+        with tcpserver(other.root, rules) as other_port:
+            # qmail-remote reads smtproutes at every run: no restart needed
+            q.control("smtproutes", f"dest.test::{srv.port}\ndest2.test:127.0.0.1:{other_port}")
+            submit(port, "client@outside.test", ["joe@dest2.test"], BODY)
+            other.wait_mail("joe", 1, 60)
+            queuelib.wait_until(q.queue_empty, 30, "the sender's queue to empty")
+    finally:
+        other.stop()
+        q.control("smtproutes", f"dest.test::{srv.port}")
+    new = list((other.homes / "joe" / "Maildir" / "new").iterdir())
+    assert len(new) == 1
+    delivered = new[0].read_bytes()
+    body = BODY.replace(b"\r\n", b"\n")
+    assert delivered.endswith(b"\n" + body)
+    head = delivered[:-len(body)]
+    assert b"Delivered-To: joe@dest2.test\n" in head
+    assert b"(HELO relay.nqmail.test)" in head  # the receiver's qmail-smtpd saw our EHLO name
