@@ -311,12 +311,10 @@ static int take_in(unsigned long id, int from_todo)
 		int e = errno;
 		str_free(&fn);
 		if (e != ENOENT) return -1;
-		if (from_todo) { /* a marker for a message already finished */
-			struct msg tmp;
-			memset(&tmp, 0, sizeof tmp);
-			tmp.id = id;
-			clean_request('t', &tmp);
-		}
+		/* A hint without a message is a stale directory entry of a
+		 * finished message (qmail-clean removes todo/ID before mess/ID).
+		 * It must not be removed: by the time qmail-clean ran, a new
+		 * message could own this ID and this very hint. */
 		return 0;
 	}
 	if (queue_header_read(fd, &h) == -1 || queue_envelope_read(fd, &h, &env) == -1) {
