@@ -20,7 +20,8 @@ ifeq ($(FUZZ),1)
 ALL_CFLAGS += -fsanitize=fuzzer-no-link
 endif
 ifeq ($(SAN),1)
-ALL_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ALL_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+              -DNQ_SANITIZE
 LDFLAGS    += -fsanitize=address,undefined
 # Short-lived programs exit without freeing by design (as qmail's do); leak
 # reports would only be noise. Memory errors and UB still fail the tests.
