@@ -4,7 +4,6 @@ import contextlib
 import os
 import pathlib
 import socket
-import stat
 import subprocess
 import time
 

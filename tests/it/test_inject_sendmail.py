@@ -1,11 +1,10 @@
 """sendmail: the compatibility command line, checked through what
 qmail-inject finally hands to a capturing stand-in for qmail-queue."""
-import os
 import subprocess
 
 import pytest
 
-from conftest import PREFIX, bin_path
+from conftest import bin_path
 from inject_capture import Capture, clean_env, restore_controls, set_controls
 
 
@@ -89,7 +88,6 @@ def test_newaliases_refuses(cap, tmp_path):
     assert r.returncode == 100
 
 
-@pytest.mark.skipif(not os.path.exists(bin_path("qmail-qread")), reason="qmail-qread not built yet")
 def test_bp_runs_qmail_qread(cap):
     r = sendmail(cap, ["-bp"])
     direct = subprocess.run([bin_path("qmail-qread")], stdout=subprocess.PIPE,
@@ -98,7 +96,6 @@ def test_bp_runs_qmail_qread(cap):
     assert r.stdout == direct.stdout
 
 
-@pytest.mark.skipif(not os.path.exists(bin_path("qmail-smtpd")), reason="qmail-smtpd not built yet")
 def test_bs_speaks_smtp(cap):
     session = (b"HELO localhost\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
                b"DATA\r\nSubject: via smtp\r\n\r\nhi\r\n.\r\nQUIT\r\n")

@@ -6,8 +6,6 @@ through a capturing queue program named by QMAILQUEUE.
 """
 import mailbox
 import os
-import pathlib
-import stat
 import subprocess
 
 import pytest
@@ -221,7 +219,7 @@ def test_program_error_text_is_reported(home):
 
 def test_exit_99_stops_but_earlier_forwards_go(home):
     home.write(".qmail", "&first@example.net\n./Mailbox\n|exit 99\n./Second\n&second@example.net\n")
-    r = ok(home.deliver())
+    ok(home.deliver())
     assert len(home.mbox()) == 1
     assert not (home.path / "Second").exists()
     sender, recips, _ = home.forwarded()

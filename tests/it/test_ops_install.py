@@ -18,12 +18,10 @@ import subprocess
 
 import pytest
 
-from conftest import BUILDDIR, REPO, SAN, bin_path, run
+from conftest import BUILDDIR, REPO, SAN, run
 
 pytestmark = [
     pytest.mark.skipif(os.getuid() != 0, reason="a system install needs root"),
-    pytest.mark.skipif(not os.path.exists(bin_path("qmail-queue")),
-                       reason="the queue (qmail-queue, users, ownerships) is not built yet"),
 ]
 
 USERS = ["alias", "qmaild", "qmaill", "qmailp", "qmailq", "qmailr", "qmails"]

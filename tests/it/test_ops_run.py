@@ -12,9 +12,8 @@ import signal
 import subprocess
 import time
 
-import pytest
 
-from conftest import REPO, bin_path, free_port
+from conftest import REPO, free_port
 from opslib import maildir_count, maildir_messages, wait_until
 
 
@@ -81,8 +80,6 @@ def printed_command(text, program):
     return shlex.split(line.strip())
 
 
-@pytest.mark.skipif(not os.path.exists(bin_path("qmail-start")),
-                    reason="the queue (qmail-start) is not built yet")
 def test_make_run_delivers_and_stops_on_ctrl_c(tmp_path):
     instance = tmp_path / "run"
     port = free_port()

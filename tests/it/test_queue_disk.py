@@ -28,7 +28,7 @@ def test_full_queue_disk_is_a_temporary_failure(tmp_path_factory):
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=750", "tmpfs", str(queue)],
                        stderr=subprocess.PIPE)
     if r.returncode != 0:
-        pytest.skip("cannot mount tmpfs here: " + r.stderr.decode())
+        pytest.fail("cannot mount tmpfs here: " + r.stderr.decode())
     try:
         make_queue_tree(queue)
         small = [f"Subject: small-{i}\n\n{'y' * 1000}\n" for i in range(5)]

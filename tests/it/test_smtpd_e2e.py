@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-queuelib = pytest.importorskip("queuelib")
+import queuelib  # noqa: E402
 QueueInstance, wait_until = queuelib.QueueInstance, queuelib.wait_until
 
 from smtpd_util import tcpserver, write_rules  # noqa: E402
