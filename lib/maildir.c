@@ -34,17 +34,6 @@ void maildir_unique_name(struct str *out)
 	}
 }
 
-static int fail(struct str *why, const char *what, const char *dir)
-{
-	int e = errno;
-	why->len = 0;
-	str_cats(why, what);
-	str_cat_abbrev(why, dir, strlen(dir), 200);
-	str_cats(why, ": ");
-	str_cats(why, strerror(e));
-	errno = e;
-	return -1;
-}
 
 static int write_message(int fd, const char *head, size_t headlen, int msgfd)
 {
@@ -82,23 +71,23 @@ int maildir_deliver(const char *dir, const char *head, size_t headlen, int msgfd
 		r = -1;
 	}
 	if (r == -1) {
-		r = fail(why, "Unable to open maildir ", dir);
+		r = str_reason_errno(why, "Unable to open maildir ", dir);
 		goto done;
 	}
 	fd = open(str_cstr(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		r = fail(why, "Unable to create a file in tmp/ of ", dir);
+		r = str_reason_errno(why, "Unable to create a file in tmp/ of ", dir);
 		goto done;
 	}
 	r = write_message(fd, head, headlen, msgfd);
 	if (r == -2) {
-		fail(why, "Unable to read message for ", dir);
+		str_reason_errno(why, "Unable to read message for ", dir);
 	} else if (r == -3 || durable_file(fd) == -1) {
-		r = fail(why, "Unable to write message into ", dir);
+		r = str_reason_errno(why, "Unable to write message into ", dir);
 	}
-	if (close(fd) == -1 && r == 0) r = fail(why, "Unable to write message into ", dir);
+	if (close(fd) == -1 && r == 0) r = str_reason_errno(why, "Unable to write message into ", dir);
 	if (r == 0 && durable_publish(str_cstr(&tmp), str_cstr(&fin)) == -1)
-		r = fail(why, "Unable to link message into new/ of ", dir);
+		r = str_reason_errno(why, "Unable to link message into new/ of ", dir);
 	if (r != 0) {
 		int e = errno;
 		unlink(str_cstr(&tmp));

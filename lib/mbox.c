@@ -56,17 +56,6 @@ void mbox_from_line(struct str *out, const char *sender, size_t len, long when)
 
 static void on_alarm(int sig) { (void)sig; }
 
-static int fail(struct str *why, const char *what, const char *fn)
-{
-	int e = errno;
-	why->len = 0;
-	str_cats(why, what);
-	str_cat_abbrev(why, fn, strlen(fn), 200);
-	str_cats(why, ": ");
-	str_cats(why, strerror(e));
-	errno = e;
-	return -1;
-}
 
 int mbox_deliver(const char *fn, const struct str *from_line, const char *head, size_t headlen,
                  int msgfd, unsigned lock_seconds, struct str *why)
@@ -77,7 +66,7 @@ int mbox_deliver(const char *fn, const struct str *from_line, const char *head, 
 	off_t start;
 
 	fd = open(fn, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd == -1) return fail(why, "Unable to open ", fn);
+	if (fd == -1) return str_reason_errno(why, "Unable to open ", fn);
 
 	sig_catch(SIGALRM, on_alarm);
 	alarm(lock_seconds);
@@ -94,7 +83,7 @@ int mbox_deliver(const char *fn, const struct str *from_line, const char *head, 
 
 	start = lseek(fd, 0, SEEK_END);
 	if (start == (off_t)-1) {
-		fail(why, "Unable to seek in ", fn);
+		str_reason_errno(why, "Unable to seek in ", fn);
 		close(fd);
 		return -1;
 	}
@@ -110,10 +99,10 @@ int mbox_deliver(const char *fn, const struct str *from_line, const char *head, 
 		 * may have appended after us. */
 		if (locked && ftruncate(fd, start) == 0) durable_file(fd);
 		errno = e;
-		fail(why, r == -2 ? "Unable to read message for " : "Unable to write ", fn);
+		str_reason_errno(why, r == -2 ? "Unable to read message for " : "Unable to write ", fn);
 		close(fd);
 		return -1;
 	}
-	if (close(fd) == -1) return fail(why, "Unable to write ", fn);
+	if (close(fd) == -1) return str_reason_errno(why, "Unable to write ", fn);
 	return 0;
 }

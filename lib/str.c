@@ -1,6 +1,7 @@
 /* str: see str.h. Capacity grows by half again, checked against SIZE_MAX. */
 #include "str.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,4 +159,16 @@ void str_cat_abbrev(struct str *sa, const char *s, size_t len, size_t max)
 		str_catc(sa, (c < 32 || c == 127) ? '?' : (char)c);
 	}
 	if (len > max) str_cats(sa, "...");
+}
+
+int str_reason_errno(struct str *why, const char *what, const char *name)
+{
+	int e = errno;
+	why->len = 0;
+	str_cats(why, what);
+	str_cat_abbrev(why, name, strlen(name), 200);
+	str_cats(why, ": ");
+	str_cats(why, strerror(e));
+	errno = e;
+	return -1;
 }

@@ -37,6 +37,9 @@ void str_free(struct str *sa);
 /* Appends at most max bytes of s for a message, control bytes shown as
  * '?', and "..." when cut: outside text never floods a log line. */
 void str_cat_abbrev(struct str *sa, const char *s, size_t len, size_t max);
+/* Sets why to "WHAT NAME: <text of errno>" (NAME abbreviated), keeps
+ * errno, and returns -1, for functions that report failures as text. */
+int str_reason_errno(struct str *why, const char *what, const char *name);
 
 /* Helpers on (pointer, length) data; none of them relies on a NUL. */
 size_t mem_chr(const char *s, size_t n, char c);  /* index of c, or n */
