@@ -8,6 +8,7 @@ installs nqmail for a fresh root: the root is compiled in, as in qmail.
 """
 import os
 import pathlib
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -63,6 +64,21 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def small_tmpfs(path, size, mode="700"):
+    """Mounts a tmpfs of size (e.g. "256k") on path for a full-disk test
+    (the tests run as root); unmounts it afterwards."""
+    path.mkdir(exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode={mode}", "tmpfs",
+                        str(path)], stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        pytest.fail("cannot mount a tmpfs: " + r.stderr.decode())
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 @pytest.fixture

@@ -3,10 +3,11 @@ module; failures leave the maildir and the mbox as they were."""
 import calendar
 import mailbox
 import os
-import subprocess
 import time
 
 import pytest
+
+from conftest import small_tmpfs
 
 from command_env import run_helper
 
@@ -212,16 +213,8 @@ def test_mailtmp_not_creatable(md, tmp_path):
 @pytest.fixture
 def small_fs(tmp_path):
     """A tmpfs of 256 KB mounted for the test (the tests run as root)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=700",
-                        "tmpfs", str(mnt)], capture_output=True)
-    if r.returncode != 0:
-        pytest.fail("cannot mount a tmpfs here: " + r.stderr.decode())
-    try:
+    with small_tmpfs(tmp_path / "small", "256k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_full_disk_leaves_everything_intact(md, small_fs):

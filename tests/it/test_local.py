@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import bin_path, run
+from conftest import bin_path, run, small_tmpfs
 
 MSG = b"From: a@example.org\nSubject: test\n\nFrom the start\nbody line\n"
 
@@ -532,13 +532,8 @@ def test_fifty_megabyte_message(home):
 
 @pytest.fixture
 def small_fs(tmp_path):
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)])
-    if r.returncode != 0:
-        pytest.fail("mounting a tmpfs needs root")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)])
+    with small_tmpfs(tmp_path / "small", "1m") as mnt:
+        yield mnt
 
 
 def test_full_disk_during_mbox_delivery_truncates_back(home, small_fs):

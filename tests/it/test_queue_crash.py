@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 
-import pytest
 
 from queuelib import QueueInstance, wait_until
 

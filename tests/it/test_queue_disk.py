@@ -3,9 +3,10 @@ temporary error (53, "qq write error or disk full") and leaves the
 messages already queued intact and deliverable.
 """
 import os
-import subprocess
 
 import pytest
+
+from conftest import small_tmpfs
 
 from queuelib import QueueInstance, wait_until
 
@@ -25,11 +26,7 @@ def test_full_queue_disk_is_a_temporary_failure(tmp_path_factory):
     qi = QueueInstance(tmp_path_factory, "disk")
     qi.add_user("d")
     queue = qi.root / "queue"
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=750", "tmpfs", str(queue)],
-                       stderr=subprocess.PIPE)
-    if r.returncode != 0:
-        pytest.fail("cannot mount tmpfs here: " + r.stderr.decode())
-    try:
+    with small_tmpfs(queue, "512k", mode="750"):
         make_queue_tree(queue)
         small = [f"Subject: small-{i}\n\n{'y' * 1000}\n" for i in range(5)]
         for m in small:
@@ -55,5 +52,3 @@ def test_full_queue_disk_is_a_temporary_failure(tmp_path_factory):
         # with room again, injection works again
         code, err = qi.inject("Subject: after\n\nok\n", recips=["d@test.example"])
         assert code == 0, err
-    finally:
-        subprocess.run(["umount", "-l", str(queue)])

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import bin_path, run
-from queuelib import QueueInstance, qmail_queue, wait_until
+from conftest import bin_path
+from queuelib import QueueInstance, wait_until
 
 MSG = "From: a@example.org\nTo: joe@test.example\nSubject: {}\n\nbody {}\n"
 

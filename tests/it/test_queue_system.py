@@ -19,8 +19,8 @@ import time
 import pytest
 
 import conftest
-from conftest import bin_path, run
-from queuelib import QueueInstance, qmail_queue, wait_until
+from conftest import bin_path
+from queuelib import QueueInstance, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
