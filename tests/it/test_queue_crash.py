@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 
-
 from queuelib import QueueInstance, wait_until
 
 N = 2000
