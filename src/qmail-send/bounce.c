@@ -150,16 +150,52 @@ done:
 	return r;
 }
 
+/* Copies the message body of mess/ID (msglen bytes after the header) to
+ * the queue; with headers_only, only its header, up to the blank line.
+ * Returns the last byte copied ('\n' when nothing was). A read error
+ * makes the injection fail, to be tried again later. */
+static int copy_message(struct qq *qq, int fd, unsigned long msglen, int headers_only)
+{
+	char buf[65536];
+	off_t at = QUEUE_HEADER_LEN;
+	unsigned long left = msglen;
+	int last = '\n', done = 0;
+	while (left && !done) {
+		ssize_t r = pread(fd, buf, left < sizeof buf ? left : sizeof buf, at);
+		size_t n;
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR) continue;
+			qq_fail(qq);
+			break;
+		}
+		n = (size_t)r;
+		/* The header ends at an empty line: a line end after a line end. */
+		for (size_t i = 0; headers_only && i < n; ++i) {
+			if (buf[i] == '\n' && (i ? buf[i - 1] : last) == '\n') {
+				n = i;
+				done = 1;
+			}
+		}
+		if (n) {
+			qq_put(qq, buf, n);
+			last = buf[n - 1];
+		}
+		at += r;
+		left -= (unsigned long)r;
+	}
+	return last;
+}
+
 /* Builds and queues the bounce. 1 sent (or discarded), 0 try later. */
 static int inject(struct msg *m, const struct str *reports, int *unexplained_only)
 {
 	struct str fn = STR_INIT, data = STR_INIT, sender = STR_INIT, recip = STR_INIT;
-	struct str text = STR_INIT, q = STR_INIT, num = STR_INIT;
+	struct str text = STR_INIT, q = STR_INIT, num = STR_INIT, boundary = STR_INIT;
 	struct queue_header h;
 	struct qq qq;
 	const char *res;
 	size_t p = 0;
-	int fd, ok = 0;
+	int fd, ok = 0, dsn, headers_only, last;
 
 	*unexplained_only = reports->len == 0;
 	if (*unexplained_only) return 1;
@@ -192,6 +228,10 @@ static int inject(struct msg *m, const struct str *reports, int *unexplained_onl
 		str_copy(&recip, &sender);
 	}
 
+	/* Double bounces stay plain: postmaster reads them, not a program. */
+	dsn = cfg.dsn && sender.len != 0;
+	headers_only = dsn && h.msglen > cfg.dsnmaxbytes;
+	if (dsn) dsn_boundary(&boundary, m->id);
 	str_cats(&text, "Date: ");
 	date822_cat(&text, now, cfg.localtime);
 	str_cats(&text, "\nFrom: ");
@@ -200,7 +240,12 @@ static int inject(struct msg *m, const struct str *reports, int *unexplained_onl
 	str_cat(&text, &cfg.bouncehost);
 	str_cats(&text, "\nTo: ");
 	addr_quote(&text, recip.s, recip.len);
-	str_cats(&text, "\nSubject: failure notice\n\nHi. This is the qmail-send program at ");
+	str_cats(&text, "\nSubject: failure notice\n");
+	if (dsn)
+		dsn_head(&text, &boundary);
+	else
+		str_catc(&text, '\n');
+	str_cats(&text, "Hi. This is the qmail-send program at ");
 	str_cat(&text, &cfg.bouncehost);
 	str_cats(&text, sender.len
 	                    ? ".\nI'm afraid I wasn't able to deliver your message to the following "
@@ -214,11 +259,18 @@ static int inject(struct msg *m, const struct str *reports, int *unexplained_onl
 		if (nl < n) str_catb(&text, reports->s + p + nl + 1, n - nl - 1);
 		p += n + 1;
 	}
-	str_cats(&text, sender.len ? "--- Below this line is a copy of the message.\n\n"
-	                           : "--- Below this line is the original bounce.\n\n");
-	str_cats(&text, "Return-Path: <");
-	addr_quote(&text, sender.s, sender.len);
-	str_cats(&text, ">\n");
+	if (dsn) {
+		str_cats(&text, headers_only ? "--- Below this line is the header of the message.\n"
+		                             : "--- Below this line is a copy of the message.\n");
+		dsn_status_part(&text, &boundary, h.birth, reports);
+		dsn_message_part(&text, &boundary, headers_only);
+	} else {
+		str_cats(&text, sender.len ? "--- Below this line is a copy of the message.\n\n"
+		                           : "--- Below this line is the original bounce.\n\n");
+		str_cats(&text, "Return-Path: <");
+		addr_quote(&text, sender.s, sender.len);
+		str_cats(&text, ">\n");
+	}
 
 	if (qq_open(&qq) == -1) {
 		say("warning: unable to start qmail-queue, will try later");
@@ -226,23 +278,13 @@ static int inject(struct msg *m, const struct str *reports, int *unexplained_onl
 		goto done;
 	}
 	qq_put(&qq, text.s, text.len);
-	{
-		char buf[65536];
-		off_t at = QUEUE_HEADER_LEN;
-		unsigned long left = h.msglen;
-		while (left) {
-			ssize_t r = pread(fd, buf, left < sizeof buf ? left : sizeof buf, at);
-			if (r <= 0) {
-				if (r < 0 && errno == EINTR) continue;
-				qq_fail(&qq);
-				break;
-			}
-			qq_put(&qq, buf, (size_t)r);
-			at += r;
-			left -= (unsigned long)r;
-		}
-	}
+	last = copy_message(&qq, fd, h.msglen, headers_only);
 	close(fd);
+	if (dsn) {
+		text.len = 0;
+		dsn_end(&text, &boundary, last == '\n');
+		qq_put(&qq, text.s, text.len);
+	}
 	qq_from(&qq, sender.len ? "" : "#@[]");
 	qq_to(&qq, str_cstr(&recip));
 	res = qq_close(&qq);
@@ -262,6 +304,7 @@ done:
 	str_free(&text);
 	str_free(&q);
 	str_free(&num);
+	str_free(&boundary);
 	return ok;
 }
 

@@ -99,6 +99,7 @@ static void config_load(int first)
 {
 	struct str dflt = STR_INIT;
 	struct route r = ROUTE_INIT;
+	unsigned long dsn;
 	if (route_load(&r) == -1) {
 		if (first) die_temp_sys("unable to read controls");
 		say("alert: unable to reread controls; keeping the old ones");
@@ -125,6 +126,11 @@ static void config_load(int first)
 		die_temp_sys("unable to read control/doublebounceto");
 	read_line_default("control/doublebouncehost", &cfg.doublebouncehost, &cfg.route.me);
 	cfg.localtime = date822_localtime_wanted();
+	if (ctl_read_ulong("control/bouncedsn", &dsn, 0) == -1)
+		die_temp_sys("unable to read control/bouncedsn");
+	cfg.dsn = dsn == 1;
+	if (ctl_read_ulong("control/dsnmaxbytes", &cfg.dsnmaxbytes, 1000000) == -1)
+		die_temp_sys("unable to read control/dsnmaxbytes");
 	str_free(&dflt);
 }
 

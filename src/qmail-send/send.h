@@ -3,6 +3,7 @@
  *   msgs.c     the message table, retry heaps, info/ files, todo/ intake
  *   deliver.c  jobs and delivery slots, the pipes to the spawn helpers
  *   bounce.c   failure reports, bounce messages, finishing messages
+ *   dsn.c      the RFC 3464 form of a bounce (control/bouncedsn)
  */
 #ifndef NQ_SEND_H
 #define NQ_SEND_H
@@ -41,6 +42,8 @@ struct config {
 	unsigned long lifetime;
 	struct str bouncefrom, bouncehost, doublebounceto, doublebouncehost;
 	int localtime;
+	int dsn;                      /* control/bouncedsn: RFC 3464 bounces */
+	unsigned long dsnmaxbytes;    /* longer originals: header only */
 };
 
 extern struct config cfg;
@@ -88,5 +91,13 @@ void clean_request(char kind, struct msg *m);
 void clean_sweep(void);
 void bounce_retry_due(void);
 unsigned long bounce_wakeup(void);
+
+/* dsn.c: the parts of an RFC 3464 bounce, around bounce.c's text. */
+void dsn_boundary(struct str *out, unsigned long id);
+void dsn_head(struct str *out, const struct str *boundary);
+void dsn_status_part(struct str *out, const struct str *boundary, unsigned long birth,
+                     const struct str *reports);
+void dsn_message_part(struct str *out, const struct str *boundary, int headers_only);
+void dsn_end(struct str *out, const struct str *boundary, int ends_in_newline);
 
 #endif
