@@ -106,7 +106,9 @@ static void safe_cat(struct str *o, const char *v)
 }
 
 /* "Received: from HOST (HELO helo) (info@IP)\n  by LOCAL with SMTP; DATE\n",
- * the HELO part only when the client named itself differently. */
+ * the HELO part only when the client named itself differently. Inside
+ * TLS "with SMTP" becomes "with ESMTPS (TLSv1.3 cipher NAME)", ESMTPSA
+ * after AUTH, and info is the authenticated user. */
 static void received(struct smtpd *s, struct qq *q)
 {
 	struct str r = STR_INIT;
@@ -125,7 +127,13 @@ static void received(struct smtpd *s, struct qq *q)
 	safe_cat(&r, s->remoteip);
 	str_cats(&r, ")\n  by ");
 	safe_cat(&r, s->local);
-	str_cats(&r, " with SMTP; ");
+	if (!s->tlsinfo.len) {
+		str_cats(&r, " with SMTP; ");
+	} else { /* RFC 3848's names; the TLS version and cipher in parentheses */
+		str_cats(&r, s->authuser.len ? " with ESMTPSA (" : " with ESMTPS (");
+		str_cat(&r, &s->tlsinfo);
+		str_cats(&r, "); ");
+	}
 	date822_cat(&r, time(0), s->localtime);
 	str_catc(&r, '\n');
 	qq_put(q, r.s, r.len);

@@ -11,7 +11,7 @@
 static char inspace[16384];
 static char outspace[4096];
 
-static int wait_for(int fd, short events, unsigned long timeout)
+int smtpd_io_wait(int fd, short events, unsigned long timeout)
 {
 	struct pollfd p;
 	int ms = timeout > 86400 ? 86400 * 1000 : (int)(timeout * 1000);
@@ -35,7 +35,8 @@ static ssize_t io_read(struct buf *b, char *data, size_t len)
 	struct smtpd *s = b->ctx;
 	ssize_t r;
 	out_flush(s);
-	if (wait_for(b->fd, POLLIN, s->timeout) == -1) return -1;
+	if (s->ssl) return smtpd_tls_read(s, data, len);
+	if (smtpd_io_wait(b->fd, POLLIN, s->timeout) == -1) return -1;
 	do r = read(b->fd, data, len);
 	while (r == -1 && errno == EINTR);
 	return r;
@@ -45,7 +46,8 @@ static ssize_t io_write(struct buf *b, char *data, size_t len)
 {
 	struct smtpd *s = b->ctx;
 	ssize_t w;
-	if (wait_for(b->fd, POLLOUT, s->timeout) == -1) return -1;
+	if (s->ssl) return smtpd_tls_write(s, data, len);
+	if (smtpd_io_wait(b->fd, POLLOUT, s->timeout) == -1) return -1;
 	do w = write(b->fd, data, len);
 	while (w == -1 && errno == EINTR);
 	return w;
@@ -76,6 +78,7 @@ void out_die(struct smtpd *s, const char *text, int code)
 {
 	out(s, text);
 	out_flush(s);
+	smtpd_tls_close(s);
 	_exit(code);
 }
 

@@ -89,6 +89,9 @@ static void setup(struct smtpd *s)
 	s->remoteinfo = env_get("TCPREMOTEINFO");
 	s->relayclient = env_get("RELAYCLIENT");
 	set_helo(s, s->remotehost, strlen(s->remotehost));
+	s->tls_offer = smtpd_tls_configured();
+	x = env_get("REQUIRE_AUTH");
+	s->authrequired = x && *x;
 	str_free(&me);
 }
 
@@ -160,7 +163,10 @@ static void cmd_ehlo(struct smtpd *s, const char *arg, size_t len)
 {
 	struct str size = STR_INIT;
 	greet(s, "250-");
-	out(s, "\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE ");
+	out(s, "\r\n250-PIPELINING\r\n250-8BITMIME\r\n");
+	if (s->tls_offer && !s->ssl) out(s, "250-STARTTLS\r\n");
+	if (smtpd_auth_offered(s)) out(s, "250-AUTH LOGIN PLAIN\r\n");
+	out(s, "250 SIZE ");
 	str_catulong(&size, s->databytes);
 	str_cats(&size, "\r\n");
 	outb(s, size.s, size.len);
@@ -175,6 +181,10 @@ static void cmd_mail(struct smtpd *s, const char *arg, size_t len)
 	const char *v;
 	size_t vlen;
 	unsigned long declared;
+	if (s->authrequired && !s->authuser.len) {
+		out(s, "530 authentication required (#5.7.0)\r\n");
+		return;
+	}
 	if (!parse_addr(s, arg, len, "FROM", &s->mailfrom, &params)) return;
 	/* RFC 1870: a declared size over the limit is refused up front. */
 	if (s->databytes && smtpaddr_param(arg + params, len - params, "SIZE", &v, &vlen) &&
@@ -260,12 +270,42 @@ static void cmd_help(struct smtpd *s, const char *arg, size_t len)
 	out(s, "214 nqmail: commands HELO EHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT\r\n");
 }
 
+/* RFC 3207: after the handshake the client starts over, as if it had
+ * just connected; nothing it said in plain text counts any more. */
+static void cmd_starttls(struct smtpd *s, const char *arg, size_t len)
+{
+	(void)arg;
+	if (!s->tls_offer) {
+		out(s, "502 unimplemented (#5.5.1)\r\n");
+		return;
+	}
+	if (s->ssl) {
+		out(s, "503 TLS already started (#5.5.1)\r\n");
+		return;
+	}
+	if (len) {
+		out(s, "501 syntax error: STARTTLS takes no parameters (#5.5.4)\r\n");
+		return;
+	}
+	if (smtpd_tls_start(s, 1) == -1) return;
+	s->seenmail = 0;
+	s->rcpts.len = 0;
+	s->nrcpt = 0;
+	set_helo(s, s->remotehost, strlen(s->remotehost));
+}
+
+static void cmd_auth(struct smtpd *s, const char *arg, size_t len)
+{
+	smtpd_auth(s, arg, len);
+}
+
 static void cmd_quit(struct smtpd *s, const char *arg, size_t len)
 {
 	(void)arg, (void)len;
 	greet(s, "221 ");
 	out(s, "\r\n");
 	out_flush(s);
+	smtpd_tls_close(s);
 	_exit(0);
 }
 
@@ -281,13 +321,14 @@ static const struct command {
 } commands[] = {
 	{"rcpt", cmd_rcpt}, {"mail", cmd_mail}, {"data", cmd_data}, {"quit", cmd_quit},
 	{"helo", cmd_helo}, {"ehlo", cmd_ehlo}, {"rset", cmd_rset}, {"help", cmd_help},
-	{"noop", cmd_noop}, {"vrfy", cmd_vrfy}, {0, cmd_unknown},
+	{"noop", cmd_noop}, {"vrfy", cmd_vrfy}, {"starttls", cmd_starttls}, {"auth", cmd_auth},
+	{0, cmd_unknown},
 };
 
 /* Reads one command line without its line end. A line longer than
  * SMTPD_LINE_MAX is skipped (up to SMTPD_DISCARD_MAX more bytes) and
  * answered with 500; past that the client is not speaking SMTP. */
-static int read_command(struct smtpd *s, struct str *line)
+int smtpd_read_command(struct smtpd *s, struct str *line)
 {
 	int r;
 	line->len = 0;
@@ -326,15 +367,20 @@ static void dispatch(struct smtpd *s, const struct str *line)
 int main(int argc, char **argv)
 {
 	struct str line = STR_INIT;
-	(void)argc;
+	const char *smtps;
 	die_init(argv[0] ? argv[0] : "qmail-smtpd");
+	/* qmail-smtpd checkpassword-program [args]: AUTH inside TLS. */
+	if (argc > 1 && argv[1][0]) sess.checkpw = argv + 1;
 	sig_ignore(SIGPIPE);
 	sess.timeout = 1200;
 	smtpd_io_init(&sess);
 	die_set_nomem(nomem);
 	setup(&sess);
+	/* Implicit TLS (port 465): the handshake comes before the greeting. */
+	smtps = env_get("SMTPS");
+	if (smtps && *smtps && smtpd_tls_start(&sess, 0) == -1) _exit(1);
 	greet(&sess, "220 ");
 	out(&sess, " ESMTP\r\n");
 	for (;;)
-		if (read_command(&sess, &line)) dispatch(&sess, &line);
+		if (smtpd_read_command(&sess, &line)) dispatch(&sess, &line);
 }

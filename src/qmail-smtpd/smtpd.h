@@ -5,6 +5,7 @@
 #define NQ_SMTPD_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "rcpthosts.h"
@@ -43,10 +44,21 @@ struct smtpd {
 	struct str mailfrom;
 	struct str rcpts;             /* NUL-terminated recipients */
 	unsigned long nrcpt;
+
+	/* TLS and AUTH (tls.c, auth.c) */
+	int tls_offer;                /* control/servercert.pem is there */
+	void *ssl;                    /* the OpenSSL session once TLS runs */
+	struct str tlsinfo;           /* "TLSv1.3 cipher NAME" for Received */
+	char **checkpw;               /* checkpassword command line, or NULL */
+	int authrequired;             /* $REQUIRE_AUTH: MAIL needs AUTH first */
+	struct str authuser;          /* set once AUTH succeeded */
+	unsigned long authfailures;
 };
 
 /* io.c: reads and writes with the session timeout. */
 void smtpd_io_init(struct smtpd *s);
+/* Waits until fd is ready for events: 0, or -1 with errno (ETIMEDOUT). */
+int smtpd_io_wait(int fd, short events, unsigned long timeout);
 /* Replies to the client. Output is buffered until the next read would
  * block, so pipelined replies leave together. */
 void out(struct smtpd *s, const char *text);
@@ -57,7 +69,28 @@ _Noreturn void out_die(struct smtpd *s, const char *text, int code);
 /* Ends the session after a failed read: a timeout gets its 451. */
 _Noreturn void smtpd_read_failed(struct smtpd *s, int eof);
 
+/* main.c: reads one command line (without its line end) into line;
+ * 0 when the line was refused and already answered. */
+int smtpd_read_command(struct smtpd *s, struct str *line);
+
 /* data.c: the DATA command. */
 void smtpd_data(struct smtpd *s);
+
+/* tls.c: whether control/servercert.pem can be read. */
+int smtpd_tls_configured(void);
+/* Starts TLS: for STARTTLS (starttls=1) answers 220 first, or 454 and
+ * returns -1 when the certificate cannot be loaded. Bytes the client
+ * sent before the handshake are discarded. A failed handshake ends the
+ * session. 0 once TLS runs, with s->tlsinfo set. */
+int smtpd_tls_start(struct smtpd *s, int starttls);
+ssize_t smtpd_tls_read(struct smtpd *s, char *data, size_t len);
+ssize_t smtpd_tls_write(struct smtpd *s, const char *data, size_t len);
+/* Sends TLS's close_notify, when TLS runs, before the session ends. */
+void smtpd_tls_close(struct smtpd *s);
+
+/* auth.c: the AUTH command (RFC 4954: PLAIN and LOGIN, inside TLS only),
+ * passwords checked by the checkpassword program in s->checkpw. */
+int smtpd_auth_offered(const struct smtpd *s);
+void smtpd_auth(struct smtpd *s, const char *arg, size_t len);
 
 #endif
