@@ -12,7 +12,7 @@
  * Success sets relaying for the session as RELAYCLIENT="" would (an
  * existing RELAYCLIENT keeps its value) and the user name appears in the
  * Received line where qmail puts TCPREMOTEINFO. A refusal is logged and
- * delayed (2 seconds, then 4); the third one ends the session.
+ * answered after 2 seconds; the third one ends the session.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -250,7 +250,7 @@ static void refused(struct smtpd *s, const struct str *user)
 	++s->authfailures;
 	/* Slows down guessing; a patient guesser reconnects, but each
 	 * connection costs it the delays and a log line. */
-	sleep((unsigned)(2 * s->authfailures));
+	sleep(2);
 	if (s->authfailures >= AUTH_MAX_FAILURES)
 		out_die(s, "421 too many authentication failures (#4.7.0)\r\n", 1);
 	out(s, "535 authentication failed (#5.7.8)\r\n");
