@@ -24,7 +24,7 @@
 #define T_AAAA  28
 #define C_IN    1
 
-#define NAMEMAX        256 /* dotted text of a name, with its NUL */
+#define NAMEMAX        DNS_NAMEMAX
 #define MAXSERVERS     8
 #define MAXMX          64
 #define UDP_TIMEOUT_MS 3000
@@ -498,8 +498,10 @@ static int lookup(struct rrset *s, const char *name, size_t len, unsigned type)
 	return DNS_SOFT; /* a chain too long to be sane */
 }
 
-static void list_add(struct dns_iplist *l, const struct ipaddr *ip, unsigned long pref)
+static void list_add(struct dns_iplist *l, const struct ipaddr *ip, unsigned long pref,
+                     const char *name, size_t len)
 {
+	size_t i;
 	if (l->len == l->cap) {
 		size_t n = l->cap ? l->cap * 2 : 8;
 		void *p = n > SIZE_MAX / sizeof *l->x ? 0 : realloc(l->x, n * sizeof *l->x);
@@ -509,6 +511,12 @@ static void list_add(struct dns_iplist *l, const struct ipaddr *ip, unsigned lon
 	}
 	l->x[l->len].ip = *ip;
 	l->x[l->len].pref = pref;
+	if (len >= NAMEMAX) len = 0; /* no name rather than half of one */
+	for (i = 0; i < len; ++i) {
+		char c = name[i];
+		l->x[l->len].name[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+	}
+	l->x[l->len].name[len] = 0;
 	++l->len;
 }
 
@@ -538,7 +546,7 @@ static int one_type(struct dns_iplist *out, const char *name, size_t len, unsign
 		memset(&ip, 0, sizeof ip);
 		ip.family = type == T_A ? AF_INET : AF_INET6;
 		memcpy(ip.a, s.msg + s.rr[i].off, n);
-		list_add(out, &ip, pref);
+		list_add(out, &ip, pref, name, len);
 	}
 	return DNS_OK;
 }
@@ -548,7 +556,7 @@ int dns_ip(struct dns_iplist *out, const char *name, size_t len, unsigned long p
 	struct ipaddr ip;
 	int r4, r6;
 	if (ipaddr_parse_literal(&ip, name, len) || ipaddr_parse(&ip, name, len)) {
-		list_add(out, &ip, pref);
+		list_add(out, &ip, pref, "", 0);
 		return DNS_OK;
 	}
 	len = strip_dot(name, len);
@@ -599,7 +607,7 @@ int dns_mxip(struct dns_iplist *out, const char *name, size_t len)
 	struct ipaddr ip;
 	int n = 0, soft = 0, r;
 	if (ipaddr_parse_literal(&ip, name, len)) {
-		list_add(out, &ip, 0);
+		list_add(out, &ip, 0, "", 0);
 		return DNS_OK;
 	}
 	len = strip_dot(name, len);

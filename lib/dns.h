@@ -29,9 +29,15 @@
 #define DNS_SOFT (-1)
 #define DNS_HARD (-2)
 
+#define DNS_NAMEMAX 256 /* a dotted name with its NUL */
+
 struct dns_ip {
 	struct ipaddr ip;
 	unsigned long pref; /* MX preference; 0 for a host without MX */
+	/* The name the address was found under (the MX host, or the name
+	 * asked for), lower case, no final dot; empty for an address
+	 * literal. TLS checks a server's certificate against it. */
+	char name[DNS_NAMEMAX];
 };
 
 struct dns_iplist {

@@ -8,8 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Waits for fd to be ready, at most seconds; -1 ETIMEDOUT or poll's errno. */
-static int wait_ready(int fd, short ev, unsigned seconds)
+#include "tls.h"
+
+int conn_wait(int fd, short ev, unsigned seconds)
 {
 	struct pollfd p = {fd, ev, 0};
 	struct timespec start, now;
@@ -38,7 +39,7 @@ static ssize_t conn_read(struct buf *b, char *data, size_t len)
 	const struct conn *c = b->ctx;
 	for (;;) {
 		ssize_t r;
-		if (wait_ready(b->fd, POLLIN, c->timeout) == -1) return -1;
+		if (conn_wait(b->fd, POLLIN, c->timeout) == -1) return -1;
 		r = read(b->fd, data, len);
 		if (r >= 0) return r;
 		if (errno != EINTR && errno != EAGAIN) return -1;
@@ -50,7 +51,7 @@ static ssize_t conn_write(struct buf *b, char *data, size_t len)
 	const struct conn *c = b->ctx;
 	for (;;) {
 		ssize_t w;
-		if (wait_ready(b->fd, POLLOUT, c->timeout) == -1) return -1;
+		if (conn_wait(b->fd, POLLOUT, c->timeout) == -1) return -1;
 		w = write(b->fd, data, len);
 		if (w >= 0) return w;
 		if (errno != EINTR && errno != EAGAIN) return -1;
@@ -68,7 +69,7 @@ int conn_open(struct conn *c, const struct ipaddr *ip, unsigned port, unsigned t
 	if (fd == -1) return -1;
 	if (connect(fd, (struct sockaddr *)&sa, salen) == -1) {
 		if (errno != EINPROGRESS) goto fail;
-		if (wait_ready(fd, POLLOUT, timeoutconnect) == -1) goto fail;
+		if (conn_wait(fd, POLLOUT, timeoutconnect) == -1) goto fail;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1) goto fail;
 		if (err) {
 			errno = err;
@@ -76,6 +77,7 @@ int conn_open(struct conn *c, const struct ipaddr *ip, unsigned port, unsigned t
 		}
 	}
 	c->fd = fd;
+	c->tls = 0;
 	c->timeout = timeout;
 	c->peer = *ip;
 	buf_init(&c->in, fd, conn_read, c->inspace, sizeof c->inspace);
@@ -92,6 +94,7 @@ fail:
 
 void conn_close(struct conn *c)
 {
+	tls_end(c);
 	if (c->fd >= 0) close(c->fd);
 	c->fd = -1;
 }

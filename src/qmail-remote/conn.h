@@ -14,6 +14,7 @@
 
 struct conn {
 	int fd;
+	void *tls;        /* the OpenSSL session after STARTTLS (tls.c), else 0 */
 	unsigned timeout; /* seconds per read or write */
 	struct ipaddr peer;
 	struct buf in, out;
@@ -25,5 +26,8 @@ struct conn {
 int conn_open(struct conn *c, const struct ipaddr *ip, unsigned port, unsigned timeoutconnect,
               unsigned timeout);
 void conn_close(struct conn *c);
+/* Waits until fd is ready for ev (POLLIN, POLLOUT), at most seconds:
+ * 0, or -1 with errno (ETIMEDOUT when the wait ran out). */
+int conn_wait(int fd, short ev, unsigned seconds);
 
 #endif

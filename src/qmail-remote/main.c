@@ -6,6 +6,9 @@
  * skips the addresses that are its own (the MX points back to us) and
  * the ones qmail-tcpto remembers as dead, and tries the rest in
  * preference order until one answers; smtp.c then does the talking.
+ * control/tlsdestinations (lib/tlspolicy) says whether the destination
+ * requires TLS; a server that cannot meet a required policy is left for
+ * the next one, and the message waits if none can.
  *
  * It runs as qmailr, started by qmail-rspawn, and needs no privilege:
  * it reads control files and writes queue/lock/tcpto. It always exits 0.
@@ -29,6 +32,7 @@
 #include "sig.h"
 #include "smtp.h"
 #include "tcpto.h"
+#include "tlspolicy.h"
 
 static struct str host; /* argv[1], or the relay smtproutes names */
 
@@ -109,11 +113,41 @@ static int mangle(struct str *out, const char *addr, int cname)
 	return alias;
 }
 
+/* One address: the conversation, and once more in plaintext when an
+ * opportunistic handshake failed (the server offered STARTTLS but could
+ * not go through with it; waiting would not change that, and plaintext
+ * is what this destination accepts). Returns only when the address
+ * could not be used; *tlswhy keeps a required policy's refusal. */
+static void try_address(struct job *job, const struct dns_ip *x, unsigned port,
+                        unsigned timeoutconnect, unsigned timeout, struct str *tlswhy)
+{
+	static struct conn conn;
+	job->plain = 0;
+	job->names[0] = x->name;
+	job->nnames = 2;
+	for (int attempt = 0; attempt < 2; ++attempt) {
+		int r;
+		if (conn_open(&conn, &x->ip, port, timeoutconnect, timeout) == -1) {
+			if (errno == EAFNOSUPPORT || errno == ENETUNREACH)
+				return; /* no route of that kind here */
+			tcpto_note(&x->ip, errno == ETIMEDOUT);
+			return;
+		}
+		tcpto_note(&x->ip, 0);
+		r = smtp_deliver(&conn, job, tlswhy);
+		conn_close(&conn);
+		if (r != SMTP_PLAIN_RETRY) return;
+		job->plain = 1;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct job job;
-	static struct conn conn;
+	static struct tlspolicy tls;
+	struct str tlswhy = STR_INIT;
 	struct dns_iplist ips = {0, 0, 0};
+	struct ipaddr literal;
 	struct route route = {0, STR_INIT, 25};
 	unsigned long timeout = 1200, timeoutconnect = 60, prefme;
 	int relay, allaliases = 1, r;
@@ -134,11 +168,21 @@ int main(int argc, char **argv)
 	if (ipme_init() == -1) report_fail("ZSystem resources temporarily unavailable. (#4.3.0)\n");
 
 	str_copys(&host, argv[1]);
+	r = tlspolicy_find(&tls, host.s, host.len);
+	if (r == -1) temp_control();
+	if (r == -2) report_fail("ZBad line in control/tlsdestinations. (#4.3.0)\n");
+	job.tls = &tls;
 	r = route_find(&route, host.s, host.len);
 	if (r == -1) temp_control();
 	if (r == -2) report_fail("ZBad port in control/smtproutes. (#4.3.0)\n");
 	relay = route.relay.len > 0;
 	if (relay) str_copy(&host, &route.relay);
+	/* A certificate may name the exchanger or the destination itself. */
+	job.names[1] = argv[1];
+	if (ipaddr_parse_literal(&literal, argv[1], strlen(argv[1]))) {
+		job.names[1] = "";
+		job.literal = &literal;
+	}
 
 	measure(&job.msg);
 	mangle(&job.sender, argv[2], 0);
@@ -173,14 +217,13 @@ int main(int argc, char **argv)
 	for (i = 0; i < ips.len; ++i) {
 		if (ips.x[i].pref >= prefme) continue;
 		if (tcpto_dead(&ips.x[i].ip)) continue;
-		if (conn_open(&conn, &ips.x[i].ip, (unsigned)route.port, (unsigned)timeoutconnect,
-		              (unsigned)timeout) == 0) {
-			tcpto_note(&ips.x[i].ip, 0);
-			smtp_deliver(&conn, &job);
-		}
-		if (errno == EAFNOSUPPORT || errno == ENETUNREACH)
-			continue; /* no route of that kind here */
-		tcpto_note(&ips.x[i].ip, errno == ETIMEDOUT);
+		try_address(&job, &ips.x[i], (unsigned)route.port, (unsigned)timeoutconnect,
+		            (unsigned)timeout, &tlswhy);
+	}
+	if (tlswhy.len) {
+		report_puts("Z");
+		report_put(tlswhy.s, tlswhy.len);
+		report_finish();
 	}
 	report_fail("ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n");
 }

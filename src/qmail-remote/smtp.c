@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "report.h"
 #include "smtpreply.h"
+#include "tls.h"
 
 #define LINEMAX   1000 /* a reply line longer than this is cut */
 #define PIPEBATCH 100  /* RCPTs written before their replies are read */
@@ -32,6 +33,19 @@ static void put_text(void)
 	reply.text.len = 0;
 }
 
+/* A line of its own after the server's words: the message report says
+ * whether the conversation was encrypted, and how. */
+static void put_tls(void)
+{
+	struct str s = STR_INIT;
+	if (!conn->tls) return;
+	str_cats(&s, "TLS: ");
+	tls_describe(conn, &s);
+	str_cats(&s, "\n");
+	report_put(s.s, s.len);
+	str_free(&s);
+}
+
 _Noreturn static void dropped(void)
 {
 	report_puts("ZConnected to ");
@@ -52,6 +66,7 @@ _Noreturn static void quit(const char *prefix, const char *suffix)
 	report_puts(suffix);
 	report_puts(".\n");
 	put_text();
+	put_tls();
 	report_finish();
 }
 
@@ -141,13 +156,98 @@ static void blast(const struct message *m)
 }
 
 struct ext {
+	int starttls;
 	int pipelining;
 	int eightbitmime;
 	int sizelimited;
 	unsigned long sizelimit;
 };
 
-static void hello(const struct job *job, struct ext *ext)
+static void ehlo_ext(struct ext *ext)
+{
+	memset(ext, 0, sizeof *ext);
+	ext->pipelining = smtpreply_ehlo_has(&reply, "PIPELINING", 0, 0);
+	ext->eightbitmime = smtpreply_ehlo_has(&reply, "8BITMIME", 0, 0);
+	ext->sizelimited = smtpreply_ehlo_size(&reply, &ext->sizelimit);
+	ext->starttls = smtpreply_ehlo_has(&reply, "STARTTLS", 0, 0);
+}
+
+/* Composes the report for a server that cannot meet a required TLS
+ * policy: "Connected to IP but " what, then the server's words. */
+static int tls_refused(struct str *why, const char *what, const struct str *detail,
+                       const char *code)
+{
+	why->len = 0;
+	str_cats(why, "Connected to ");
+	ipaddr_cat(why, &conn->peer);
+	str_cats(why, " but ");
+	str_cats(why, what);
+	if (detail) {
+		str_cats(why, ": ");
+		str_cat(why, detail);
+	}
+	str_cats(why, "; control/tlsdestinations requires TLS for this destination. ");
+	str_cats(why, code);
+	str_cats(why, "\n");
+	if (reply.text.len) {
+		str_cats(why, "Remote host said: ");
+		str_cat(why, &reply.text);
+		reply.text.len = 0;
+	}
+	return SMTP_TLS_REFUSED;
+}
+
+/* The goodbye for a server we are leaving for another try. */
+static void leave(void)
+{
+	if (buf_puts(&conn->out, "QUIT\r\n") == 0) buf_flush(&conn->out);
+}
+
+/* After EHLO: STARTTLS when offered and the policy allows, then EHLO
+ * again (RFC 3207 4.2: what the server said before no longer holds).
+ * 0 to go on, or why smtp_deliver must return. */
+static int starttls(const struct job *job, struct ext *ext, struct str *why)
+{
+	static struct str detail;
+	int required = tlspolicy_required(job->tls);
+	int r;
+	if (job->plain || job->tls->level == TLSPOLICY_OFF) return 0;
+	if (!ext->starttls) {
+		if (!required) return 0;
+		leave();
+		reply.text.len = 0;
+		return tls_refused(why, "it does not offer STARTTLS", 0, "(#4.7.4)");
+	}
+	command("STARTTLS", 0, 0);
+	flush();
+	if (get_reply() != 220) {
+		/* The session goes on as it was (RFC 3207 4): in plaintext
+		 * when plaintext will do. */
+		if (!required) return 0;
+		leave();
+		return tls_refused(why, "it refused STARTTLS", 0, "(#4.7.4)");
+	}
+	reply.text.len = 0;
+	r = tls_start(conn, job->tls, job->names, job->nnames, job->literal, &detail);
+	if (r == TLS_LOCAL) {
+		/* Our own set-up is broken: no server would fare better. */
+		report_puts("Z");
+		report_put(detail.s, detail.len);
+		report_fail(". (#4.3.0)\n");
+	}
+	if (r == TLS_HANDSHAKE && !required) return SMTP_PLAIN_RETRY;
+	if (r == TLS_HANDSHAKE)
+		return tls_refused(why, "the TLS handshake failed", &detail, "(#4.7.5)");
+	if (r == TLS_VERIFY)
+		return tls_refused(why, "its certificate was refused", &detail, "(#4.7.5)");
+	command("EHLO ", &job->helohost, 0);
+	flush();
+	if (get_reply() != 250) quit("ZConnected to ", " but my name was rejected after STARTTLS");
+	ehlo_ext(ext);
+	return 0;
+}
+
+static int hello(const struct job *job, struct ext *ext, struct str *why)
 {
 	unsigned code;
 	memset(ext, 0, sizeof *ext);
@@ -155,17 +255,21 @@ static void hello(const struct job *job, struct ext *ext)
 	flush();
 	code = get_reply();
 	if (code == 250) {
-		ext->pipelining = smtpreply_ehlo_has(&reply, "PIPELINING", 0, 0);
-		ext->eightbitmime = smtpreply_ehlo_has(&reply, "8BITMIME", 0, 0);
-		ext->sizelimited = smtpreply_ehlo_size(&reply, &ext->sizelimit);
-		return;
+		ehlo_ext(ext);
+		return starttls(job, ext, why);
 	}
 	/* A server that does not know EHLO says so with a 5xx; anything else
 	 * is a refusal that HELO would not change. */
 	if (smtpreply_class(code) != 5) quit("ZConnected to ", " but my name was rejected");
+	/* Without EHLO there is no STARTTLS. */
+	if (!job->plain && tlspolicy_required(job->tls)) {
+		leave();
+		return tls_refused(why, "it does not speak ESMTP (no STARTTLS)", 0, "(#4.7.4)");
+	}
 	command("HELO ", &job->helohost, 0);
 	flush();
 	if (get_reply() != 250) quit("ZConnected to ", " but my name was rejected");
+	return 0;
 }
 
 static void mail_from(const struct job *job, const struct ext *ext)
@@ -224,16 +328,17 @@ static void too_big(const struct ext *ext)
 	report_finish();
 }
 
-void smtp_deliver(struct conn *c, const struct job *job)
+int smtp_deliver(struct conn *c, const struct job *job, struct str *why)
 {
 	struct ext ext;
 	unsigned code;
-	int accepted = 0;
+	int accepted = 0, r;
 	size_t i;
 	conn = c;
 	critical = 0;
 	if (get_reply() != 220) quit("ZConnected to ", " but greeting failed");
-	hello(job, &ext);
+	r = hello(job, &ext, why);
+	if (r) return r;
 	if (ext.sizelimited && job->msg.measured && job->msg.size > ext.sizelimit) too_big(&ext);
 
 	if (ext.pipelining) {
