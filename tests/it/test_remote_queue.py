@@ -112,6 +112,27 @@ def test_temporary_failure_is_retried_once_fixed(system):
     assert len(rec.messages) == 1
 
 
+def test_required_tls_keeps_the_message_queued(system):
+    """control/tlsdestinations requires TLS for dest.test; the receiver
+    (aiosmtpd) offers no STARTTLS: the delivery is deferred with the
+    reason in qmail-send's log, nothing reaches the receiver; once the
+    policy is removed the retry delivers."""
+    q, rec, port = system
+    q.control("tlsdestinations", "dest.test:encrypt")
+    try:
+        submit(port, "client@outside.test", ["secret@dest.test"], BODY)
+        q.wait_log("deferral: Connected_to_127.0.0.1_but_it_does_not_offer_STARTTLS;"
+                   "_control/tlsdestinations_requires_TLS_for_this_destination._(#4.7.4)/", 60)
+        time.sleep(0.5)
+        assert rec.messages == [] and not q.queue_empty()
+    finally:
+        (q.root / "control" / "tlsdestinations").unlink()
+    q.signal(signal.SIGALRM)
+    queuelib.wait_until(lambda: rec.messages, 60, "the retried message")
+    queuelib.wait_until(q.queue_empty, 30, "an empty queue")
+    assert [m[1] for m in rec.messages] == [["secret@dest.test"]]
+
+
 def test_permanent_failure_bounces_to_the_sender(system):
     q, rec, port = system
     rec.rcpt_replies = {"nobody@dest.test": "550 5.1.1 no such user here"}
