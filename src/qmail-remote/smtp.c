@@ -14,6 +14,7 @@
 #define PIPEBATCH 100  /* RCPTs written before their replies are read */
 
 static struct conn *conn;
+static const struct tlspolicy *policy;
 static struct smtpreply reply;
 static int critical; /* the final dot is out: a drop now may duplicate */
 
@@ -41,6 +42,8 @@ static void put_tls(void)
 	if (!conn->tls) return;
 	str_cats(&s, "TLS: ");
 	tls_describe(conn, &s);
+	if (policy->level == TLSPOLICY_CA) str_cats(&s, ", certificate verified");
+	if (policy->level == TLSPOLICY_PIN) str_cats(&s, ", certificate pinned");
 	str_cats(&s, "\n");
 	report_put(s.s, s.len);
 	str_free(&s);
@@ -335,6 +338,7 @@ int smtp_deliver(struct conn *c, const struct job *job, struct str *why)
 	int accepted = 0, r;
 	size_t i;
 	conn = c;
+	policy = job->tls;
 	critical = 0;
 	if (get_reply() != 220) quit("ZConnected to ", " but greeting failed");
 	r = hello(job, &ext, why);

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -145,8 +146,13 @@ class Postfix:
         self.master = subprocess.Popen(["postfix", "-c", str(d), "start-fg"],
                                        stdout=self.log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
-        for port in (self.self_port, self.ca_port, self.broken_port):
-            wait_listening("127.0.0.1", port, limit=30)
+        try:
+            for port in (self.self_port, self.ca_port, self.broken_port):
+                wait_listening("127.0.0.1", port, limit=30)
+        except RuntimeError:
+            log = self.maillog()
+            self.stop()
+            raise RuntimeError("Postfix did not start:\n" + log[-3000:])
 
     def maillog(self):
         return (self.dir / "maillog").read_text(errors="replace")
@@ -225,7 +231,7 @@ def test_opportunistic_tls_to_postfix(remote, peers):
     assert p.returncode == 0
     assert [r[0] for r in reports] == ["r", "K"], reports
     assert reports[1][1].startswith("127.0.0.1 accepted message.\nRemote host said: 250 2.0.0 Ok")
-    assert "\nTLS: TLSv1.3 with cipher " in reports[1][1]
+    assert re.search(r"\nTLS: TLSv1\.3 with cipher [A-Z0-9_]+\n$", reports[1][1]), reports
     _, rcpts, _, content = relayed(peers, "opportunistic")
     assert rcpts == ["u@tls.test"]
     head = content.split(b"\r\n\r\n", 1)[0].decode()
@@ -246,6 +252,7 @@ def test_ca_policy_with_test_ca_and_mx_name(remote, peers):
     ca = peers["dir"] / "ca.pem"
     reports, _ = send(remote, peers, peers["postfix"].ca_port, "ca-ok", f"tls.test:ca:{ca}\n")
     assert [r[0] for r in reports] == ["r", "K"], reports
+    assert reports[1][1].endswith(", certificate verified\n")
     assert "(using TLSv1.3 with cipher" in relayed(peers, "ca-ok")[3].decode()
 
 
@@ -283,6 +290,7 @@ def test_pinned_fingerprints(remote, peers):
     wrong = "ab" * 32
     r3, _ = send(remote, peers, port, "pin-wrong", f".test:pin:{wrong}\n")
     assert [r[0] for r in r1] == ["r", "K"], r1
+    assert r1[1][1].endswith(", certificate pinned\n")
     assert [r[0] for r in r2] == ["r", "K"], r2
     relayed(peers, "pin-cert")
     relayed(peers, "pin-key")
@@ -483,3 +491,55 @@ def test_client_certificate_is_presented(remote, tmp_path):
     assert got.get("version") in ("TLSv1.2", "TLSv1.3"), reports
     subject = dict(x[0] for x in got["cert"]["subject"])
     assert subject["commonName"] == "mx.tls.test"
+
+
+def test_plaintext_after_starttls_reply_is_discarded(remote, tmp_path):
+    """A server (or a man in the middle) that sends more plaintext right
+    behind its 220 to STARTTLS: those bytes are not taken as replies
+    inside TLS (the client side of the CVE-2011-0411 class)."""
+    import ssl
+    make_certs(tmp_path)
+    seen = []
+
+    def script(server, conn):
+        conn.sendall(b"220 tls ESMTP\r\n")
+        seen.append(read_line(conn))
+        conn.sendall(b"250-tls\r\n250 STARTTLS\r\n")
+        seen.append(read_line(conn))
+        # One write: the reply and the injected lines arrive together.
+        conn.sendall(b"220 go ahead\r\n250-injected\r\n250 PIPELINING\r\n")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(tmp_path / "self.pem"))
+        t = ctx.wrap_socket(conn, server_side=True)
+        replies = {b"EHLO": b"250 inside\r\n", b"MAIL": b"250 ok\r\n", b"RCPT": b"250 ok\r\n",
+                   b"DATA": b"354 go\r\n", b"QUIT": b"221 bye\r\n"}
+        in_data = False
+        while True:
+            line = read_line(t)
+            if not line:
+                return
+            seen.append(line)
+            if in_data:
+                if line == b".\r\n":
+                    in_data = False
+                    t.sendall(b"250 accepted inside\r\n")
+                continue
+            verb = line[:4].upper()
+            in_data = verb == b"DATA"
+            t.sendall(replies.get(verb, b"500 what\r\n"))
+            if verb == b"QUIT":
+                return
+
+    srv = RawServer(script)
+    try:
+        remote.ctl("smtproutes", f"inj.test:127.0.0.1:{srv.port}\n")
+        reports, _ = remote.send("inj.test", "a@nqmail.test", ["u@inj.test"], MSG)
+    finally:
+        srv.stop()
+    assert [r[0] for r in reports] == ["r", "K"], reports
+    assert reports[1][1].startswith("127.0.0.1 accepted message.\nRemote host said: "
+                                    "250 accepted inside\n")
+    # Inside TLS the client waited for each reply: no PIPELINING was
+    # believed from the injected lines, so MAIL went alone.
+    assert seen[2] == b"EHLO relay.nqmail.test\r\n"
+    assert seen[3].startswith(b"MAIL FROM:<a@nqmail.test>")
