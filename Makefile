@@ -56,6 +56,35 @@ ifeq ($(SAN)$(FUZZ),0)
 STATIC_LDFLAGS = -static
 endif
 
+# Programs started per message or per delivery are built with musl and
+# linked statically when musl-gcc is there (Debian's musl-tools): glibc's
+# start-up probes the CPU, which traps on a VM and made a process start
+# cost about three times musl's (docs/QUEUE.md). Programs that need a
+# library musl does not have stay with $(CC): OpenSSL, tinycdb's writer,
+# libxcrypt (musl's crypt() knows no yescrypt), that is any program with
+# an LDLIBS_NAME line or whose sources include those headers. Not under
+# the sanitizers or the fuzzer (they need glibc); MUSL=0 turns it off, and
+# without musl-gcc everything is built with $(CC) as before.
+MUSL    ?= 1
+MUSL_CC ?= $(shell command -v musl-gcc 2>/dev/null)
+MUSL_BAD_RE := <openssl/|<cdb\.h>|<crypt\.h>|<shadow\.h>|[^_a-z0-9]crypt[ ]*\(
+MUSL_BAD_H  := $(notdir $(shell grep -lE '$(MUSL_BAD_RE)' lib/*.h src/*/*.h 2>/dev/null))
+MUSL_BAD_RE2 := $(MUSL_BAD_RE)$(foreach h,$(MUSL_BAD_H),|"$(subst .,\.,$(h))")
+MUSL_BAD_SRC := $(shell grep -lE '$(MUSL_BAD_RE2)' src/*.c src/*/*.c lib/*.c 2>/dev/null)
+MUSL_BAD_PROGS := $(sort $(foreach f,$(filter src/%,$(MUSL_BAD_SRC)),\
+                  $(firstword $(subst /, ,$(patsubst src/%,%,$(basename $(f)))))))
+MUSL_PROGS :=
+ifeq ($(SAN)$(filter 1,$(FUZZ))$(MUSL),01)
+ifneq ($(MUSL_CC),)
+MUSL_PROGS := $(filter-out $(MUSL_BAD_PROGS) $(patsubst LDLIBS_%,%,$(filter LDLIBS_%,$(.VARIABLES))),\
+              $(PROGS))
+endif
+endif
+MUSL_LIB_OBJ := $(patsubst lib/%.c,$(BUILDDIR)/musl/lib/%.o,$(filter-out $(MUSL_BAD_SRC),$(LIB_SRC)))
+MUSL_LIB_A   := $(BUILDDIR)/musl/libnq.a
+# libcdb and libcrypt are not there under musl (crypt() is in its libc).
+MUSL_LDLIBS  := $(filter-out -lcdb -lcrypt,$(LDLIBS))
+
 .PHONY: all install run test unit it deps clean check-build format fuzz-build fuzz-smoke
 all: $(BINS)
 
@@ -80,17 +109,42 @@ $(BUILDDIR)/obj/%.o: src/%.c lib/*.h $(BUILDDIR)/auto.h
 	$(CC) $(ALL_CFLAGS) -Isrc/$(firstword $(subst /, ,$*)) -c -o $@ $<
 
 .SECONDEXPANSION:
-$(PROG_ONE:%=$(BUILDDIR)/bin/%): $(BUILDDIR)/bin/%: $(BUILDDIR)/obj/%.o $(LIB_A)
+$(filter-out $(MUSL_PROGS:%=$(BUILDDIR)/bin/%),$(PROG_ONE:%=$(BUILDDIR)/bin/%)): $(BUILDDIR)/bin/%: $(BUILDDIR)/obj/%.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $(if $(filter $*,$(STATIC_PROGS)),$(STATIC_LDFLAGS)) -o $@ $^ $(LDLIBS_$*) $(LDLIBS)
 
 # (No '%' in the object list: a static pattern rule would replace it with
 # the stem before the secondary expansion runs.)
-$(PROG_DIR:%=$(BUILDDIR)/bin/%): $(BUILDDIR)/bin/%: \
+$(filter-out $(MUSL_PROGS:%=$(BUILDDIR)/bin/%),$(PROG_DIR:%=$(BUILDDIR)/bin/%)): $(BUILDDIR)/bin/%: \
 		$$(addprefix $(BUILDDIR)/obj/,$$(subst src/,,$$(addsuffix .o,$$(basename \
 		$$(wildcard src/$$*/*.c))))) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $(if $(filter $*,$(STATIC_PROGS)),$(STATIC_LDFLAGS)) -o $@ $^ $(LDLIBS_$*) $(LDLIBS)
+
+# The musl programs: the same sources compiled again with $(MUSL_CC),
+# against a musl build of the library.
+$(BUILDDIR)/musl/lib/%.o: lib/%.c lib/*.h $(BUILDDIR)/auto.h
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(MUSL_LIB_A): $(MUSL_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILDDIR)/musl/obj/%.o: src/%.c lib/*.h $(BUILDDIR)/auto.h
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(ALL_CFLAGS) -Isrc/$(firstword $(subst /, ,$*)) -c -o $@ $<
+
+$(filter $(MUSL_PROGS:%=$(BUILDDIR)/bin/%),$(PROG_ONE:%=$(BUILDDIR)/bin/%)): $(BUILDDIR)/bin/%: \
+		$(BUILDDIR)/musl/obj/%.o $(MUSL_LIB_A)
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(LDFLAGS) -static -o $@ $^ $(MUSL_LDLIBS)
+
+$(filter $(MUSL_PROGS:%=$(BUILDDIR)/bin/%),$(PROG_DIR:%=$(BUILDDIR)/bin/%)): $(BUILDDIR)/bin/%: \
+		$$(addprefix $(BUILDDIR)/musl/obj/,$$(subst src/,,$$(addsuffix .o,$$(basename \
+		$$(wildcard src/$$*/*.c))))) $(MUSL_LIB_A)
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(LDFLAGS) -static -o $@ $^ $(MUSL_LDLIBS)
 
 $(SCRIPTS:%=$(BUILDDIR)/bin/%): $(BUILDDIR)/bin/%: src/%.sh $(BUILDDIR)/auto.h
 	@mkdir -p $(@D)

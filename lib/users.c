@@ -1,7 +1,6 @@
 /* users: see users.h. */
 #include "users.h"
 
-#include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "auto.h"
+#include "cdbfile.h"
 
 /* qmail-getpw's exit codes that mean something to us (qmail's qlx.h). */
 #define GETPW_NFS     115
@@ -77,22 +77,15 @@ int users_parse(const char *s, size_t len, struct users_entry *out)
  * appended, in val), 0 not listed or no users/cdb, -1 error. */
 static int cdb_search(const char *local, size_t len, struct str *val)
 {
-	struct cdb c;
+	struct cdbfile c;
 	struct str key = STR_INIT;
 	struct str wild = STR_INIT;
 	size_t i;
-	int fd, r = 0, e;
+	int r, e;
 
-	fd = open("users/cdb", O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		if (errno == ENOENT) return 0;
-		reason = "Trouble reading users/cdb.";
-		return -1;
-	}
-	if (cdb_init(&c, fd) != 0) {
-		e = errno;
-		close(fd);
-		errno = e ? e : EINVAL;
+	r = cdbfile_open(&c, "users/cdb");
+	if (r == 0) return 0;
+	if (r == -1) {
 		reason = "Trouble reading users/cdb.";
 		return -1;
 	}
@@ -103,14 +96,8 @@ static int cdb_search(const char *local, size_t len, struct str *val)
 
 	/* The empty key lists the last byte of every wildcard prefix, which
 	 * spares a lookup for each prefix that cannot be one. */
-	r = cdb_find(&c, "", 0);
-	if (r > 0) {
-		str_ready(&wild, cdb_datalen(&c));
-		if (cdb_read(&c, wild.s, cdb_datalen(&c), cdb_datapos(&c)) != 0)
-			r = -1;
-		else
-			wild.len = cdb_datalen(&c);
-	}
+	r = cdbfile_find(&c, "", 0);
+	if (r > 0 && cdbfile_value(&c, &wild) == -1) r = -1;
 	if (r < 0) goto fail;
 	if (r == 0) {
 		/* qmail-newu always writes the empty key; without it the file is
@@ -125,12 +112,10 @@ static int cdb_search(const char *local, size_t len, struct str *val)
 		int wildcard = i < key.len;
 		if (wildcard && i > 1 && mem_chr(wild.s, wild.len, key.s[i - 1]) == wild.len)
 			continue;
-		r = cdb_find(&c, key.s, (unsigned)i);
+		r = cdbfile_find(&c, key.s, i);
 		if (r < 0) goto fail;
 		if (r == 0) continue;
-		str_ready(val, cdb_datalen(&c));
-		if (cdb_read(&c, val->s, cdb_datalen(&c), cdb_datapos(&c)) != 0) goto fail;
-		val->len = cdb_datalen(&c);
+		if (cdbfile_value(&c, val) == -1) goto fail;
 		/* The rest keeps the case it was written in: it names a .qmail file. */
 		if (wildcard) str_catb(val, local + (i - 1), len - (i - 1));
 		r = 1;
@@ -144,8 +129,7 @@ fail:
 	r = -1;
 	errno = e;
 done:
-	cdb_free(&c);
-	close(fd);
+	cdbfile_close(&c);
 	str_free(&key);
 	str_free(&wild);
 	return r;

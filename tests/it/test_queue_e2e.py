@@ -327,8 +327,11 @@ def test_term_waits_for_running_deliveries(tmp_path_factory):
         log = qi.log_text()
         assert "status: local 2/2 remote 0/20" in log
         assert not re.search(r"status: local [3-9]/2", log)
+        # the four deliveries above already logged "starting delivery":
+        # wait for the slow message's own
+        started = log.count("starting delivery")
         assert qi.inject(MSG.format("slow", 1), recips=["sl@test.example"])[0] == 0
-        qi.wait_log("starting delivery")
+        qi.wait_log("starting delivery", count=started + 1)
         qi.signal(signal.SIGTERM)
         qi.proc.wait(timeout=30)
         log = qi.log_text()
