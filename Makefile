@@ -176,12 +176,16 @@ install: all
 	SENDMAIL='$(SENDMAIL)' sh scripts/install.sh '$(BUILDDIR)' '$(DESTDIR)$(PREFIX)' '$(PREFIX)'
 
 # make run: a local instance under build/run (scripts/run.sh) on
-# 127.0.0.1:$(PORT); Ctrl-C stops it, running it again reuses it.
+# 127.0.0.1:$(PORT), with submission (AUTH) on SUBMISSION_PORT (STARTTLS)
+# and SMTPS_PORT (implicit TLS), by default PORT+1 and PORT+2; Ctrl-C
+# stops it, running it again reuses it.
 PORT     ?= 2525
+SUBMISSION_PORT ?=
+SMTPS_PORT ?=
 INSTANCE ?= $(CURDIR)/build/run
 run:
 	$(MAKE) install BUILDDIR='$(INSTANCE)/build' PREFIX='$(INSTANCE)/root' NQ_INSTALL_MODE=user SENDMAIL=0
-	@sh scripts/run.sh '$(INSTANCE)/root' '$(PORT)'
+	@sh scripts/run.sh '$(INSTANCE)/root' '$(PORT)' '$(SUBMISSION_PORT)' '$(SMTPS_PORT)'
 
 # One build-and-test pass: BUILDDIR and PREFIX say which.
 check-build: all $(UNIT_BINS)

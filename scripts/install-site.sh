@@ -5,7 +5,9 @@
 #
 # Every install gets (each file only when missing, so a site's edits stay):
 #   PREFIX/supervise/qmail-send and qmail-smtpd, the daemontools service
-#     directories with run and log/run scripts (scripts/services/);
+#     directories with run and log/run scripts (scripts/services/), and
+#     qmail-submission and qmail-smtps (ports 587 and 465 with AUTH, run
+#     by qmailctl when qmailctl.conf says SUBMISSION=yes);
 #   PREFIX/etc/qmailctl.conf, where qmailctl and the run scripts find the
 #     service directories, svscan's directory, the SMTP rules, address, port;
 #   the log directories; PREFIX/doc/systemd/ unit files (always refreshed).
@@ -43,6 +45,8 @@ if [ "$prefix" = /var/qmail ]; then
 	logs=/var/log/qmail
 	log_send=$logs
 	log_smtpd=$logs/smtpd
+	log_submission=$logs/submission
+	log_smtps=$logs/smtps
 	service=/etc/service
 	[ ! -d /etc/service ] && [ -d /service ] && service=/service
 else
@@ -50,6 +54,8 @@ else
 	logs=$prefix/log
 	log_send=$logs/qmail-send
 	log_smtpd=$logs/qmail-smtpd
+	log_submission=$logs/qmail-submission
+	log_smtps=$logs/qmail-smtps
 	service=$prefix/service
 	[ "$mode" = system ] && { service=/etc/service; [ ! -d /etc/service ] && [ -d /service ] && service=/service; }
 fi
@@ -73,12 +79,19 @@ template() {
 
 install_services() {
 	mkdir -p "$root/etc" "$root/supervise" "$root/doc/systemd"
-	for svname in qmail-send qmail-smtpd; do
+	for svname in qmail-send qmail-smtpd qmail-submission qmail-smtps; do
 		d=$root/supervise/$svname
 		mkdir -p "$d/log"
 		chmod 1755 "$d"
-		if [ "$svname" = qmail-send ]; then logdir=$log_send; else logdir=$log_smtpd; fi
-		template "services/$svname.run" | new "$d/run" 755
+		case $svname in
+		qmail-send) logdir=$log_send ;;
+		qmail-smtpd) logdir=$log_smtpd ;;
+		qmail-submission) logdir=$log_submission ;;
+		*) logdir=$log_smtps ;;
+		esac
+		runfile=services/$svname.run
+		[ "$svname" = qmail-smtps ] && runfile=services/qmail-submission.run
+		template "$runfile" | new "$d/run" 755
 		template services/log.run | new "$d/log/run" 755
 		mkdir -p "$destdir$logdir"
 		if [ "$mode" = system ] && getent passwd qmaill > /dev/null; then
@@ -102,6 +115,13 @@ SMTP_PORT=25
 TCPSERVER_OPTS=-v -R
 # Seconds qmailctl stop waits for deliveries in progress:
 STOPWAIT=60
+# Submission with AUTH: yes makes qmailctl run qmail-submission (STARTTLS,
+# SUBMISSION_PORT) and qmail-smtps (implicit TLS, SMTPS_PORT) too; they
+# need control/servercert.pem and control/smtppasswd (qmail-checkpw(8)).
+# SUBMISSION_IP defaults to SMTP_IP; SUBMISSION_CDB is an optional rules cdb.
+SUBMISSION=no
+SUBMISSION_PORT=587
+SMTPS_PORT=465
 EOF
 	for f in "$here"/systemd/*.service; do
 		n=$(basename "$f")

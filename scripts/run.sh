@@ -1,12 +1,17 @@
 #!/bin/sh
-# run.sh ROOT PORT: runs the user instance installed in ROOT (make run).
+# run.sh ROOT PORT [SUBMISSION_PORT [SMTPS_PORT]]: runs the user instance
+# installed in ROOT (make run).
 #
 # The first run sets the instance up: control files for "localhost", a
 # sample user demo@localhost (users/assign, no system account) whose
 # Maildir is ROOT/home/demo/Maildir, SMTP rules that accept everyone and
-# relay for no one, and svscan's directory ROOT/service with the
-# qmail-send and qmail-smtpd services. Later runs keep all of it (and the
-# queue) and only take the new PORT.
+# relay for no one, a self-signed certificate made by openssl
+# (control/servercert.pem), an AUTH password for demo (control/smtppasswd,
+# the password itself in ROOT/etc/demo-password), and svscan's directory
+# ROOT/service with the qmail-send, qmail-smtpd, qmail-submission
+# (STARTTLS + AUTH on SUBMISSION_PORT, default PORT+1) and qmail-smtps
+# (implicit TLS + AUTH on SMTPS_PORT, default PORT+2) services. Later runs
+# keep all of it (and the queue) and only take the new ports.
 #
 # svscan runs in a session of its own, so that Ctrl-C reaches only this
 # script, which then stops the services the way qmailctl stop does (SMTP
@@ -18,6 +23,13 @@ root=$1
 port=$2
 case $port in '' | *[!0-9]*)
 	echo "make run: PORT must be a number (make run PORT=2600)" >&2
+	exit 100
+	;;
+esac
+subport=${3:-$((port + 1))}
+smtpsport=${4:-$((port + 2))}
+case $subport$smtpsport in *[!0-9]*)
+	echo "make run: SUBMISSION_PORT and SMTPS_PORT must be numbers" >&2
 	exit 100
 	;;
 esac
@@ -45,7 +57,8 @@ listening() {
 	tcpclient -RHl0 -T2 127.0.0.1 "$port" true > /dev/null 2>&1
 }
 
-for s in qmail-send qmail-smtpd; do
+services="qmail-send qmail-smtpd qmail-submission qmail-smtps"
+for s in $services; do
 	if svok "$root/supervise/$s" 2> /dev/null; then
 		echo "make run: this instance is already running (supervise on $root/supervise/$s)." >&2
 		echo "Stop the other make run with Ctrl-C first; if it is gone, stop what it left with" >&2
@@ -76,6 +89,27 @@ set_conf SMTP_IP 127.0.0.1
 set_conf SMTP_PORT "$port"
 set_conf TCPSERVER_OPTS "-v -R -H"
 set_conf STOPWAIT 20
+set_conf SUBMISSION yes
+set_conf SUBMISSION_PORT "$subport"
+set_conf SMTPS_PORT "$smtpsport"
+# Submission: a self-signed certificate for localhost and a password for
+# demo, made once; the certificate is read per connection, so replacing
+# control/servercert.pem needs no restart.
+if [ ! -f "$root/control/servercert.pem" ]; then
+	tmp=$root/control/.servercert
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+		-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+		-keyout "$tmp.key" -out "$tmp.crt" > /dev/null 2>&1
+	(umask 077 && cat "$tmp.crt" "$tmp.key" > "$tmp.pem")
+	rm -f "$tmp.key" "$tmp.crt"
+	mv "$tmp.pem" "$root/control/servercert.pem"
+fi
+if [ ! -f "$root/control/smtppasswd" ]; then
+	(umask 077 && openssl rand -hex 8 > "$root/etc/demo-password")
+	(umask 077 && printf 'demo:%s\n' "$(openssl passwd -6 -stdin < "$root/etc/demo-password")" \
+		> "$root/control/smtppasswd")
+fi
+demopw=$(cat "$root/etc/demo-password" 2> /dev/null || echo '(see control/smtppasswd)')
 rules=$(sed -n 's/^TCPRULES=//p' "$conf" | tail -n 1)
 first "$rules" <<EOF
 # make run's SMTP rules: everyone may connect, nobody may relay, so mail
@@ -87,7 +121,7 @@ first "$rules" <<EOF
 EOF
 qmailctl cdb > /dev/null
 mkdir -p "$svc_dir" "$root/log"
-for s in qmail-send qmail-smtpd; do
+for s in $services; do
 	[ -L "$svc_dir/$s" ] || ln -s "$root/supervise/$s" "$svc_dir/$s"
 done
 
@@ -113,11 +147,17 @@ stop_all() {
 	# loggers get only -x, and first: each reads to the end of its input
 	# (once every writer is gone), so the last log lines are kept, and its
 	# supervise exits with it instead of restarting it.
-	svc -x "$root/supervise/qmail-smtpd/log" "$root/supervise/qmail-send/log" 2> /dev/null || :
-	svc -dx "$root/supervise/qmail-smtpd" "$root/supervise/qmail-send" 2> /dev/null || :
+	for s in $services; do
+		svc -x "$root/supervise/$s/log" 2> /dev/null || :
+	done
+	for s in qmail-smtpd qmail-submission qmail-smtps qmail-send; do
+		svc -dx "$root/supervise/$s" 2> /dev/null || :
+	done
 	n=0
 	while [ $n -lt 300 ] && [ -n "$(session_pids)" ]; do
-		[ $n = 250 ] && svc -dx "$root/supervise/qmail-smtpd/log" "$root/supervise/qmail-send/log" 2> /dev/null
+		if [ $n = 250 ]; then
+			for s in $services; do svc -dx "$root/supervise/$s/log" 2> /dev/null; done
+		fi
 		sleep 0.1
 		n=$((n + 1))
 	done
@@ -142,17 +182,31 @@ until listening; do
 	sleep 0.2
 done
 
+# The submission ports come up with the SMTP port; a port that is
+# taken only costs its service (see its log).
+n=0
+until tcpclient -RHl0 -T2 127.0.0.1 "$smtpsport" true > /dev/null 2>&1 || [ $n -ge 25 ]; do
+	sleep 0.2
+	n=$((n + 1))
+done
+
 cat <<EOF
 
 nqmail runs on 127.0.0.1:$port (instance: $root)
+  submission: 127.0.0.1:$subport (STARTTLS, AUTH), 127.0.0.1:$smtpsport (implicit TLS, AUTH)
   services:  $root/bin/qmailctl stat
-  logs:      $root/log/qmail-send/current, $root/log/qmail-smtpd/current
+  logs:      $root/log/qmail-send/current, $root/log/qmail-smtpd/current,
+             $root/log/qmail-submission/current, $root/log/qmail-smtps/current
 
 Send a message to the sample user demo@localhost:
   swaks --server 127.0.0.1 --port $port --from you@example.com --to demo@localhost
   python3 -c 'import smtplib; smtplib.SMTP("127.0.0.1", $port).sendmail("you@example.com", ["demo@localhost"], "Subject: hello\n\nhello from smtplib\n")'
 
 It lands in: $home/Maildir/new/
+
+Submit with AUTH as demo (password $demopw, self-signed certificate):
+  swaks --server 127.0.0.1 --port $subport --tls --auth PLAIN --auth-user demo --auth-password $demopw --from demo@localhost --to demo@localhost
+  swaks --server 127.0.0.1 --port $smtpsport --tlsc --auth LOGIN --auth-user demo --auth-password $demopw --from demo@localhost --to demo@localhost
 
 Ctrl-C stops everything; make run again picks up where it stopped.
 EOF

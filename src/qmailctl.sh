@@ -1,7 +1,8 @@
 #!/bin/sh
-# qmailctl: runs an nqmail installation's two supervised services,
-# qmail-send and qmail-smtpd, through daemontools (svc, svstat, svok), and
-# compiles the SMTP access rules with tcprules (qmailctl(8)).
+# qmailctl: runs an nqmail installation's supervised services, qmail-send
+# and qmail-smtpd (and, with SUBMISSION=yes, qmail-submission and
+# qmail-smtps), through daemontools (svc, svstat, svok), and compiles the
+# SMTP access rules with tcprules (qmailctl(8)).
 #
 # Where things are comes from @PREFIX@/etc/qmailctl.conf (KEY=value lines,
 # read here and by the services' run scripts, never executed):
@@ -11,6 +12,8 @@
 #   TCPRULES   the rules file (default /etc/tcp.smtp)
 #   TCPCDB     its compiled form, read by tcpserver (default /etc/tcp.smtp.cdb)
 #   STOPWAIT   seconds `stop` waits for deliveries in progress (default 60)
+#   SUBMISSION yes: also the submission services with AUTH, qmail-submission
+#              (port 587, STARTTLS) and qmail-smtps (port 465) (default no)
 #
 # Exit codes (as Life with qmail's qmailctl): 0 done, 1 a usage error or
 # a service or the rules need the operator (the message says which and
@@ -42,7 +45,11 @@ TCPCDB=$(conf TCPCDB /etc/tcp.smtp.cdb)
 STOPWAIT=$(conf STOPWAIT 60)
 case $STOPWAIT in '' | *[!0-9]*) STOPWAIT=60 ;; esac
 SEND=$SUPERVISE/qmail-send
-SMTPD=$SUPERVISE/qmail-smtpd
+# The services that take mail over SMTP; qmail-send comes on top.
+SMTP_SERVICES=qmail-smtpd
+case $(conf SUBMISSION no) in
+[Yy][Ee][Ss] | 1 | [Oo][Nn]) SMTP_SERVICES="qmail-smtpd qmail-submission qmail-smtps" ;;
+esac
 status=0
 
 say() { printf '%s\n' "$*"; }
@@ -116,7 +123,7 @@ wait_supervised() {
 }
 
 do_start() {
-	for s in qmail-send qmail-smtpd; do
+	for s in qmail-send $SMTP_SERVICES; do
 		dir=$SUPERVISE/$s
 		if [ ! -d "$dir" ]; then
 			fail "$s: no service directory $dir (is nqmail installed? see SUPERVISE in $CONF)"
@@ -126,7 +133,7 @@ do_start() {
 		link_service "$s" "$dir" && wait_supervised "$dir" 12
 	done
 	[ "$status" = 0 ] || return
-	for s in qmail-send qmail-smtpd; do
+	for s in qmail-send $SMTP_SERVICES; do
 		dir=$SUPERVISE/$s
 		supervised "$s" "$dir" || continue
 		say "Starting $s."
@@ -138,11 +145,13 @@ do_stop() {
 	stopped=
 	# SMTP first: tcpserver exits, so new connections are refused; the
 	# sessions it already runs end on their own.
-	if supervised qmail-smtpd "$SMTPD"; then
-		say "Stopping qmail-smtpd."
-		svc -d "$SMTPD"
-		stopped="$stopped smtpd"
-	fi
+	for s in $SMTP_SERVICES; do
+		if supervised "$s" "$SUPERVISE/$s"; then
+			say "Stopping $s."
+			svc -d "$SUPERVISE/$s"
+			stopped="$stopped $s"
+		fi
+	done
 	# TERM makes qmail-send finish the deliveries in progress and exit;
 	# svc -d also sends CONT, so a paused qmail-send hears it.
 	if supervised qmail-send "$SEND"; then
@@ -150,10 +159,10 @@ do_stop() {
 		svc -d "$SEND"
 		stopped="$stopped send"
 	fi
-	case $stopped in *smtpd*)
-		wait_down "$SMTPD" 10 || fail "qmail-smtpd: still running after 10 seconds; see svstat $SMTPD"
-		;;
-	esac
+	for s in $stopped; do
+		[ "$s" = send ] && continue
+		wait_down "$SUPERVISE/$s" 10 || fail "$s: still running after 10 seconds; see svstat $SUPERVISE/$s"
+	done
 	case $stopped in *send*)
 		if ! wait_down "$SEND" "$STOPWAIT"; then
 			warn "qmail-send: still finishing deliveries after $STOPWAIT seconds; it exits when they end (see svstat $SEND)"
@@ -163,10 +172,17 @@ do_stop() {
 }
 
 do_restart() {
-	supervised qmail-smtpd "$SMTPD" && supervised qmail-send "$SEND" || return
-	say "Restarting qmail-smtpd."
-	svc -d "$SMTPD"
-	wait_down "$SMTPD" 10
+	for s in $SMTP_SERVICES; do
+		supervised "$s" "$SUPERVISE/$s" || return
+	done
+	supervised qmail-send "$SEND" || return
+	for s in $SMTP_SERVICES; do
+		say "Restarting $s."
+		svc -d "$SUPERVISE/$s"
+	done
+	for s in $SMTP_SERVICES; do
+		wait_down "$SUPERVISE/$s" 10
+	done
 	say "Restarting qmail-send."
 	# TERM (qmail-send finishes what it is delivering), CONT in case it
 	# was paused; -u brings it back if it was stopped, supervise
@@ -177,7 +193,9 @@ do_restart() {
 		svc -t -c "$SEND"
 		svc -u "$SEND/log"
 	fi
-	svc -u "$SMTPD" "$SMTPD/log"
+	for s in $SMTP_SERVICES; do
+		svc -u "$SUPERVISE/$s" "$SUPERVISE/$s/log"
+	done
 }
 
 signal_send() { # what svc-option
@@ -186,16 +204,23 @@ signal_send() { # what svc-option
 	svc "$2" "$SEND"
 }
 
+# stat_dir DIR: svstat's line for DIR, or what it means when nothing
+# supervises it (svstat's own words would be "unable to open supervise/ok").
+stat_dir() {
+	if svok "$1" 2> /dev/null; then
+		svstat "$1"
+	else
+		say "$1: supervise not running"
+		status=1
+	fi
+}
+
 do_stat() {
-	for dir in "$SEND" "$SEND/log" "$SMTPD" "$SMTPD/log"; do
-		# svstat's own words for a directory never supervised are
-		# "unable to open supervise/ok"; say what it means instead.
-		if svok "$dir" 2> /dev/null; then
-			svstat "$dir"
-		else
-			say "$dir: supervise not running"
-			status=1
-		fi
+	stat_dir "$SEND"
+	stat_dir "$SEND/log"
+	for s in $SMTP_SERVICES; do
+		stat_dir "$SUPERVISE/$s"
+		stat_dir "$SUPERVISE/$s/log"
 	done
 	[ "$status" = 0 ] || warn "a service is not supervised: run qmailctl start (svscan must run on $SERVICE)"
 	if [ -x "$PREFIX/bin/qmail-qstat" ]; then
@@ -281,7 +306,9 @@ cont)
 		say "Continuing qmail-send."
 		svc -c "$SEND"
 	fi
-	[ -d "$SMTPD" ] && svok "$SMTPD" 2>/dev/null && svc -c "$SMTPD"
+	for s in $SMTP_SERVICES; do
+		[ -d "$SUPERVISE/$s" ] && svok "$SUPERVISE/$s" 2>/dev/null && svc -c "$SUPERVISE/$s"
+	done
 	;;
 cdb) do_cdb ;;
 queue) do_queue ;;
