@@ -11,6 +11,9 @@
  * rcpthosts is ignored and RELAYCLIENT's value is appended to every
  * recipient instead. The replies are qmail's, word for word where qmail
  * has one, so that clients and scripts written for qmail keep working.
+ *
+ * STARTTLS and implicit TLS (SMTPS=1) live in tls.c, AUTH (inside TLS,
+ * with the checkpassword program named on the command line) in auth.c.
  */
 #include <signal.h>
 #include <string.h>
