@@ -85,7 +85,7 @@ MUSL_LIB_A   := $(BUILDDIR)/musl/libnq.a
 # libcdb and libcrypt are not there under musl (crypt() is in its libc).
 MUSL_LDLIBS  := $(filter-out -lcdb -lcrypt,$(LDLIBS))
 
-.PHONY: all install run test unit it deps clean check-build format fuzz-build fuzz-smoke
+.PHONY: all install run test unit it deps clean check-build format fuzz-build fuzz-smoke fuzz-progs
 all: $(BINS)
 
 # auto.h carries the install root; it is rewritten only when PREFIX changes,
@@ -155,15 +155,23 @@ $(BUILDDIR)/tests/%: tests/unit/%.c $(LIB_A)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) -lcheck -lsubunit -lm -lrt -lpthread $(LDLIBS)
 
 # libFuzzer targets (fuzz/fuzz_NAME.c), built with clang, ASan and UBSan.
-build/fuzz/bin/%: fuzz/%.c $(LIB_A)
+build/fuzz/bin/%: fuzz/%.c fuzz/*.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 fuzz-build:
 	$(MAKE) CC=clang SAN=1 FUZZ=1 BUILDDIR=build/fuzz $(FUZZ_BINS)
 
+# fuzz_smtpd and fuzz_inject run the real programs, built with the
+# sanitizers and installed in a root of their own (build/fuzz/root).
+fuzz-progs:
+	$(MAKE) SAN=1 BUILDDIR=build/fuzz/prog PREFIX=$(CURDIR)/build/fuzz/root all
+	NQ_INSTALL_MODE=user sh scripts/install.sh build/fuzz/prog '$(CURDIR)/build/fuzz/root' >/dev/null
+	echo fuzz.example > build/fuzz/root/control/me
+	printf 'example.com\nexample.org\n' > build/fuzz/root/control/rcpthosts
+
 # A short bounded run of every target over its committed seeds (make test).
-fuzz-smoke: fuzz-build
+fuzz-smoke: fuzz-build fuzz-progs
 	@for t in $(FUZZ_BINS); do n=$${t##*/fuzz_}; mkdir -p build/fuzz/corpus/$$n; \
 	  echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
