@@ -85,7 +85,7 @@ MUSL_LIB_A   := $(BUILDDIR)/musl/libnq.a
 # libcdb and libcrypt are not there under musl (crypt() is in its libc).
 MUSL_LDLIBS  := $(filter-out -lcdb -lcrypt,$(LDLIBS))
 
-.PHONY: all install run test unit it deps clean check-build format fuzz-build fuzz-smoke fuzz-progs
+.PHONY: all install run test unit it deps clean check-build format fuzz-build fuzz-smoke fuzz-progs faults
 all: $(BINS)
 
 # auto.h carries the install root; it is rewritten only when PREFIX changes,
@@ -202,11 +202,23 @@ check-build: all $(UNIT_BINS)
 	NQ_PREFIX='$(PREFIX)' NQ_BUILDDIR='$(BUILDDIR)' NQ_SAN='$(SAN)' \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/it $(PYTEST_ARGS)
 
+# Fault injection (tests/faults: SIGKILLs, full disks, write and fsync
+# errors) against an installed build; make test runs it in the normal pass
+# only. What it counted goes to build/faults-report.txt.
+faults: all
+	NQ_INSTALL_MODE=user sh scripts/install.sh '$(BUILDDIR)' '$(PREFIX)'
+	@mkdir -p build && rm -f build/faults-report.txt
+	NQ_PREFIX='$(PREFIX)' NQ_BUILDDIR='$(BUILDDIR)' NQ_SAN='$(SAN)' \
+	  NQ_FAULTS_REPORT='$(CURDIR)/build/faults-report.txt' \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/faults $(FAULTS_ARGS)
+	@cat build/faults-report.txt
+
 deps:
 	@sh scripts/deps.sh
 
 test: deps
 	$(MAKE) check-build BUILDDIR=build/test PREFIX=$(CURDIR)/build/test/root SAN=0
+	$(MAKE) faults BUILDDIR=build/test PREFIX=$(CURDIR)/build/test/root SAN=0
 	$(MAKE) check-build BUILDDIR=build/san PREFIX=$(CURDIR)/build/san/root SAN=1
 	$(MAKE) fuzz-smoke
 

@@ -4,7 +4,7 @@
 set -e
 pkgs="build-essential pkg-config check libcdb-dev tinycdb libssl-dev openssl
 ucspi-tcp-ipv6 daemontools python3-pytest swaks
-dnsmasq-base postfix python3-aiosmtpd musl-tools"
+dnsmasq-base postfix python3-aiosmtpd musl-tools strace"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
