@@ -277,3 +277,11 @@ def test_mail_followup_to_for_listed_lists(cap, tmp_path):
     msg = b"To: list@lists.example.com\nMail-Followup-To: me@example.com\n\n"
     assert inject(cap, msg, QMAILMFTFILE=str(lists)).returncode == 0
     assert cap.message().get_all("Mail-Followup-To") == ["me@example.com"]
+
+
+def test_qmailplusdomain_overrides_plusdomain(cap):
+    r = inject(cap, b"To: eric@mammoth.cs+, joe@host+\n\n", QMAILPLUSDOMAIN="env.example")
+    assert r.returncode == 0
+    to = [a.strip() for a in cap.message()["To"].split(",")]
+    assert to == ["eric@mammoth.cs.env.example", "joe@host.env.example"]
+    assert sorted(cap.envelope()[1]) == ["eric@mammoth.cs.env.example", "joe@host.env.example"]
