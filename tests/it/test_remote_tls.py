@@ -148,7 +148,7 @@ class Postfix:
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             for port in (self.self_port, self.ca_port, self.broken_port):
-                wait_listening("127.0.0.1", port, limit=30)
+                wait_listening("127.0.0.1", port, limit=120)
         except RuntimeError:
             log = self.maillog()
             self.stop()
