@@ -197,6 +197,7 @@ static const char *const known[] = {
     "badmailfrom",
     "bouncefrom",
     "bouncehost",
+    "clientcert.pem",
     "concurrencylocal",
     "concurrencyremote",
     "databytes",
@@ -227,6 +228,7 @@ static const char *const known[] = {
     "timeoutconnect",
     "timeoutremote",
     "timeoutsmtpd",
+    "tlsdestinations",
     "virtualdomains",
 };
 
@@ -314,6 +316,14 @@ int main(void)
 	show_list("badmailfrom", "Any MAIL FROM is allowed.", "", " not accepted in MAIL FROM.");
 	show_line("bouncefrom", 0, "MAILER-DAEMON", "Bounce user name is ");
 	show_line("bouncehost", 1, "bouncehost", "Bounce host name is ");
+	/* nqmail's own files are shown only when present, so that a qmail
+	 * configuration reads exactly as under qmail. */
+	if (access("clientcert.pem", F_OK) == 0) {
+		heading("clientcert.pem");
+		put(access("clientcert.pem", R_OK) == 0
+		        ? "qmail-remote shows this certificate to servers that ask for one.\n"
+		        : "Oops! Trouble reading this file.\n");
+	}
 	show_number("concurrencylocal", "10", "Local concurrency is ", "");
 	show_number("concurrencyremote", "20", "Remote concurrency is ", "");
 	show_number("databytes", "0", "SMTP DATA limit is ", " bytes");
@@ -351,6 +361,8 @@ int main(void)
 	show_number("timeoutconnect", "60", "SMTP client connection timeout is ", " seconds");
 	show_number("timeoutremote", "1200", "SMTP client data timeout is ", " seconds");
 	show_number("timeoutsmtpd", "1200", "SMTP server data timeout is ", " seconds");
+	if (access("tlsdestinations", F_OK) == 0)
+		show_list("tlsdestinations", "", "TLS policy: ", "");
 	show_list("virtualdomains", "No virtual domains.", "Virtual domain: ", "");
 	show_unknown();
 

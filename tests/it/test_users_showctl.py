@@ -61,3 +61,17 @@ def test_values_and_me_as_default(control):
     assert "\nlocaltime: Dates are written in local time with its offset.\n" in out
     assert "\nmystery: I have no idea what this file does.\n" in out
     assert "me: I have no idea" not in out
+
+
+def test_tls_client_files_shown_only_when_present(control):
+    """qmail-remote's TLS files are explained, not called unknown; absent,
+    they add nothing, so the output stays qmail's."""
+    out = showctl()
+    assert "tlsdestinations" not in out and "clientcert.pem" not in out
+    (control / "tlsdestinations").write_text("example.com:ca\n.example.net:encrypt\n")
+    (control / "clientcert.pem").write_text("not really a certificate\n")
+    out = showctl()
+    assert ("\ntlsdestinations: \nTLS policy: example.com:ca\n"
+            "TLS policy: .example.net:encrypt\n") in out
+    assert "\nclientcert.pem: qmail-remote shows this certificate to servers" in out
+    assert "I have no idea" not in out
