@@ -279,6 +279,27 @@ def test_ca_policy_refusals(remote, peers):
         never_relayed(peers, subject)
 
 
+def test_ca_policy_uses_the_default_store(remote, peers, monkeypatch):
+    """"ca" without a file means OpenSSL's default store, which
+    SSL_CERT_FILE can point elsewhere: here at the test CA."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(peers["dir"] / "ca.pem"))
+    reports, _ = send(remote, peers, peers["postfix"].ca_port, "ca-store", "tls.test:ca\n")
+    assert [r[0] for r in reports] == ["r", "K"], reports
+    assert reports[1][1].endswith(", certificate verified\n")
+    relayed(peers, "ca-store")
+
+
+def test_unusable_client_certificate_is_temporary(remote, peers):
+    """A control/clientcert.pem that cannot be loaded is our own fault:
+    the message waits rather than going out some other way."""
+    remote.ctl("clientcert.pem", "not a certificate\n")
+    reports, _ = send(remote, peers, peers["postfix"].self_port, "badclientcert")
+    assert len(reports) == 1 and reports[0][0] == "Z", reports
+    assert reports[0][1].startswith("Unable to load control/clientcert.pem: ")
+    assert reports[0][1].endswith(". (#4.3.0)\n")
+    never_relayed(peers, "badclientcert")
+
+
 def test_pinned_fingerprints(remote, peers):
     """A pin of the certificate or of its public key is accepted (with or
     without colons); any other pin is refused."""
