@@ -104,3 +104,42 @@ void dotqmail_free(struct dotqmail *dq)
 	free(dq->v);
 	memset(dq, 0, sizeof *dq);
 }
+
+void dotqmail_safeext(struct str *out, const char *ext)
+{
+	str_copys(out, ext);
+	str_lower(out);
+	for (size_t i = 0; i < out->len; ++i)
+		if (out->s[i] == '.') out->s[i] = ':';
+}
+
+static void search_name(struct str *fn, const char *dash, const struct str *safe, size_t extlen,
+                        const char *suffix)
+{
+	str_copys(fn, ".qmail");
+	str_cats(fn, dash);
+	str_catb(fn, safe->s, extlen);
+	str_cats(fn, suffix);
+}
+
+int dotqmail_search(const char *dash, const char *ext, dotqmail_try try, void *ctx)
+{
+	struct str safe = STR_INIT, fn = STR_INIT;
+	const char *rest = 0;
+	size_t i;
+	int r;
+
+	dotqmail_safeext(&safe, ext);
+	search_name(&fn, dash, &safe, safe.len, "");
+	if (safe.len >= 7 && memcmp(safe.s + safe.len - 7, "default", 7) == 0)
+		rest = ext + safe.len - 7;
+	r = try(str_cstr(&fn), rest, ctx);
+	for (i = safe.len + 1; !r && i-- > 0;) {
+		if (i > 0 && safe.s[i - 1] != '-') continue;
+		search_name(&fn, dash, &safe, i, "default");
+		r = try(str_cstr(&fn), ext + i, ctx);
+	}
+	str_free(&safe);
+	str_free(&fn);
+	return r;
+}

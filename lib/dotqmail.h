@@ -45,4 +45,21 @@ struct dotqmail {
 int dotqmail_parse(char *text, size_t len, int forward_only, struct dotqmail *out, struct str *why);
 void dotqmail_free(struct dotqmail *dq);
 
+/* Which .qmail file holds the instructions for an address, as
+ * qmail-local(8) and dot-qmail(5) decide it; qmail-local and
+ * qmail-rcptd(8) share this so that RCPT-time checks agree with delivery.
+ * With dash "-" and ext "foo-bar" the names tried, in the current
+ * directory, are .qmail-foo-bar, .qmail-foo-bar-default,
+ * .qmail-foo-default, .qmail-default; ext is lowercased and its dots
+ * become colons first (dotqmail_safeext). (With an empty dash and ext,
+ * .qmail and .qmaildefault, as qmail; the address exists either way.)
+ * try(name, rest, ctx) is called for each name in turn until it returns
+ * nonzero, which dotqmail_search then returns (0 when no name matched).
+ * rest is the part of ext a "default" stands for (for the exact name,
+ * the last 7 bytes when ext itself ends in "default"), or NULL. */
+typedef int (*dotqmail_try)(const char *name, const char *rest, void *ctx);
+int dotqmail_search(const char *dash, const char *ext, dotqmail_try try, void *ctx);
+/* ext as it appears in a .qmail file name: lowercased, '.' made ':'. */
+void dotqmail_safeext(struct str *out, const char *ext);
+
 #endif

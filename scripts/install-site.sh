@@ -7,7 +7,8 @@
 #   PREFIX/supervise/qmail-send and qmail-smtpd, the daemontools service
 #     directories with run and log/run scripts (scripts/services/), and
 #     qmail-submission and qmail-smtps (ports 587 and 465 with AUTH, run
-#     by qmailctl when qmailctl.conf says SUBMISSION=yes);
+#     by qmailctl when qmailctl.conf says SUBMISSION=yes), and qmail-rcptd
+#     (the recipient checker qmail-smtpd asks at RCPT, qmail-rcptd(8));
 #   PREFIX/etc/qmailctl.conf, where qmailctl and the run scripts find the
 #     service directories, svscan's directory, the SMTP rules, address, port;
 #   the log directories; PREFIX/doc/systemd/ unit files (always refreshed).
@@ -47,6 +48,7 @@ if [ "$prefix" = /var/qmail ]; then
 	log_smtpd=$logs/smtpd
 	log_submission=$logs/submission
 	log_smtps=$logs/smtps
+	log_rcptd=$logs/rcptd
 	service=/etc/service
 	[ ! -d /etc/service ] && [ -d /service ] && service=/service
 else
@@ -56,6 +58,7 @@ else
 	log_smtpd=$logs/qmail-smtpd
 	log_submission=$logs/qmail-submission
 	log_smtps=$logs/qmail-smtps
+	log_rcptd=$logs/qmail-rcptd
 	service=$prefix/service
 	[ "$mode" = system ] && { service=/etc/service; [ ! -d /etc/service ] && [ -d /service ] && service=/service; }
 fi
@@ -79,7 +82,7 @@ template() {
 
 install_services() {
 	mkdir -p "$root/etc" "$root/supervise" "$root/doc/systemd"
-	for svname in qmail-send qmail-smtpd qmail-submission qmail-smtps; do
+	for svname in qmail-send qmail-smtpd qmail-submission qmail-smtps qmail-rcptd; do
 		d=$root/supervise/$svname
 		mkdir -p "$d/log"
 		chmod 1755 "$d"
@@ -87,6 +90,7 @@ install_services() {
 		qmail-send) logdir=$log_send ;;
 		qmail-smtpd) logdir=$log_smtpd ;;
 		qmail-submission) logdir=$log_submission ;;
+		qmail-rcptd) logdir=$log_rcptd ;;
 		*) logdir=$log_smtps ;;
 		esac
 		runfile=services/$svname.run

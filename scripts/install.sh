@@ -107,6 +107,15 @@ chmod 600 "$q/lock/sendmutex"
 [ -f "$q/lock/tcpto" ] || : > "$q/lock/tcpto"
 own qmailr:qmail "$q/lock/tcpto"
 chmod 644 "$q/lock/tcpto"
+# qmail-rcptd's socket lives here; only the qmail users (group nofiles,
+# which qmail-smtpd runs with) may reach it (qmail-rcptd(8)).
+mkdir -p "$root/rcptd"
+if [ "$mode" = system ]; then
+	chown root:nofiles "$root/rcptd"
+	chmod 750 "$root/rcptd"
+else
+	chmod 700 "$root/rcptd"
+fi
 if [ "$mode" = system ]; then
 	chown alias:nofiles "$root/alias"
 	chmod 2755 "$root/alias"

@@ -159,10 +159,7 @@ static void setup_ext_env(void)
 		x += strcspn(x, "-");
 		if (*x) ++x;
 	}
-	str_copys(&safeext, ext);
-	str_lower(&safeext);
-	for (size_t i = 0; i < safeext.len; ++i)
-		if (safeext.s[i] == '.') safeext.s[i] = ':';
+	dotqmail_safeext(&safeext, ext);
 }
 
 /* HOST2 is HOST without its last dot-component, HOST3 without two, ... */
@@ -207,26 +204,30 @@ static void qmfile_set(size_t extlen, const char *suffix)
 	str_cats(&qmfile, suffix);
 }
 
-/* .qmail-foo-bar, then .qmail-foo-default, then .qmail-default. A
- * -default match sets DEFAULT to the part of ext it stood for. */
+struct found {
+	int fd;
+	int forward_only;
+};
+
+static int try_qmail_file(const char *name, const char *rest, void *ctx)
+{
+	struct found *f = ctx;
+	str_copys(&qmfile, name);
+	if (!open_qmail_file(&f->fd, &f->forward_only)) return 0;
+	/* a -default match sets DEFAULT to the part of ext it stood for */
+	if (rest) env_put("DEFAULT", rest);
+	return 1;
+}
+
+/* .qmail-foo-bar, then .qmail-foo-bar-default, .qmail-foo-default,
+ * .qmail-default: lib/dotqmail's search, shared with qmail-rcptd. */
 static int find_qmail_file(int *fd, int *forward_only)
 {
-	size_t i;
-	qmfile_set(safeext.len, "");
-	if (open_qmail_file(fd, forward_only)) {
-		if (safeext.len >= 7 && memcmp(safeext.s + safeext.len - 7, "default", 7) == 0)
-			env_put("DEFAULT", ext + safeext.len - 7);
-		return 1;
-	}
-	for (i = safeext.len + 1; i-- > 0;) {
-		if (i > 0 && safeext.s[i - 1] != '-') continue;
-		qmfile_set(i, "default");
-		if (open_qmail_file(fd, forward_only)) {
-			env_put("DEFAULT", ext + i);
-			return 1;
-		}
-	}
-	return 0;
+	struct found f = {-1, 0};
+	int r = dotqmail_search(dash, ext, try_qmail_file, &f);
+	*fd = f.fd;
+	*forward_only = f.forward_only;
+	return r;
 }
 
 static int qmail_file_exists(const char *suffix)

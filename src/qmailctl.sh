@@ -1,8 +1,9 @@
 #!/bin/sh
 # qmailctl: runs an nqmail installation's supervised services, qmail-send
 # and qmail-smtpd (and, with SUBMISSION=yes, qmail-submission and
-# qmail-smtps), through daemontools (svc, svstat, svok), and compiles the
-# SMTP access rules with tcprules (qmailctl(8)).
+# qmail-smtps; and qmail-rcptd, the recipient checker, when its service
+# directory exists), through daemontools (svc, svstat, svok), and compiles
+# the SMTP access rules with tcprules (qmailctl(8)).
 #
 # Where things are comes from @PREFIX@/etc/qmailctl.conf (KEY=value lines,
 # read here and by the services' run scripts, never executed):
@@ -50,6 +51,10 @@ SMTP_SERVICES=qmail-smtpd
 case $(conf SUBMISSION no) in
 [Yy][Ee][Ss] | 1 | [Oo][Nn]) SMTP_SERVICES="qmail-smtpd qmail-submission qmail-smtps" ;;
 esac
+# qmail-rcptd is optional: a tree installed before it existed has no
+# service directory for it, and qmail-smtpd then accepts as qmail does.
+RCPTD_SERVICE=
+[ -d "$SUPERVISE/qmail-rcptd" ] && RCPTD_SERVICE=qmail-rcptd
 status=0
 
 say() { printf '%s\n' "$*"; }
@@ -123,7 +128,7 @@ wait_supervised() {
 }
 
 do_start() {
-	for s in qmail-send $SMTP_SERVICES; do
+	for s in qmail-send $RCPTD_SERVICE $SMTP_SERVICES; do
 		dir=$SUPERVISE/$s
 		if [ ! -d "$dir" ]; then
 			fail "$s: no service directory $dir (is nqmail installed? see SUPERVISE in $CONF)"
@@ -133,7 +138,7 @@ do_start() {
 		link_service "$s" "$dir" && wait_supervised "$dir" 12
 	done
 	[ "$status" = 0 ] || return
-	for s in qmail-send $SMTP_SERVICES; do
+	for s in qmail-send $RCPTD_SERVICE $SMTP_SERVICES; do
 		dir=$SUPERVISE/$s
 		supervised "$s" "$dir" || continue
 		say "Starting $s."
@@ -146,6 +151,14 @@ do_stop() {
 	# SMTP first: tcpserver exits, so new connections are refused; the
 	# sessions it already runs end on their own.
 	for s in $SMTP_SERVICES; do
+		if supervised "$s" "$SUPERVISE/$s"; then
+			say "Stopping $s."
+			svc -d "$SUPERVISE/$s"
+			stopped="$stopped $s"
+		fi
+	done
+	# The recipient checker only serves them; it has nothing to finish.
+	for s in $RCPTD_SERVICE; do
 		if supervised "$s" "$SUPERVISE/$s"; then
 			say "Stopping $s."
 			svc -d "$SUPERVISE/$s"
@@ -193,6 +206,12 @@ do_restart() {
 		svc -t -c "$SEND"
 		svc -u "$SEND/log"
 	fi
+	for s in $RCPTD_SERVICE; do
+		supervised "$s" "$SUPERVISE/$s" || continue
+		say "Restarting $s."
+		svc -t "$SUPERVISE/$s"
+		svc -u "$SUPERVISE/$s" "$SUPERVISE/$s/log"
+	done
 	for s in $SMTP_SERVICES; do
 		svc -u "$SUPERVISE/$s" "$SUPERVISE/$s/log"
 	done
@@ -218,7 +237,7 @@ stat_dir() {
 do_stat() {
 	stat_dir "$SEND"
 	stat_dir "$SEND/log"
-	for s in $SMTP_SERVICES; do
+	for s in $SMTP_SERVICES $RCPTD_SERVICE; do
 		stat_dir "$SUPERVISE/$s"
 		stat_dir "$SUPERVISE/$s/log"
 	done

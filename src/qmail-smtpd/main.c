@@ -230,6 +230,7 @@ static void cmd_rcpt(struct smtpd *s, const char *arg, size_t len)
 			goto done;
 		}
 	}
+	if (!smtpd_rcptcheck(s, &addr)) goto done; /* rcptcheck.c */
 	if (s->nrcpt >= SMTPD_RCPT_MAX) {
 		out(s, "452 too many recipients (#4.5.3)\r\n");
 		goto done;

@@ -93,4 +93,8 @@ void smtpd_tls_close(struct smtpd *s);
 int smtpd_auth_offered(const struct smtpd *s);
 void smtpd_auth(struct smtpd *s, const char *arg, size_t len);
 
+/* rcptcheck.c: asks qmail-rcptd whether a local recipient exists.
+ * 1 go on; 0 refused, the reply (550 or 451) already sent. */
+int smtpd_rcptcheck(struct smtpd *s, const struct str *addr);
+
 #endif
