@@ -91,3 +91,38 @@ const char *ctl_next(const struct str *lines, size_t *pos, size_t *len)
 	*pos += *len + 1;
 	return s;
 }
+
+/* A line's domain ends at its first ':', or, for an address literal, at
+ * the ':' after its ']'. Returns the colon's index, or len. */
+static size_t domain_end(const char *line, size_t len)
+{
+	size_t start = 0;
+	if (len && line[0] == '[') {
+		start = mem_chr(line, len, ']');
+		if (start == len) return len;
+	}
+	return start + mem_chr(line + start, len - start, ':');
+}
+
+static const char *domain_line(const struct str *lines, const char *key, size_t klen, size_t *vlen)
+{
+	size_t pos = 0, len;
+	const char *line;
+	while ((line = ctl_next(lines, &pos, &len)) != 0) {
+		size_t colon = domain_end(line, len);
+		if (colon == len || colon != klen) continue;
+		if (!mem_equal_nocase(line, key, klen)) continue;
+		*vlen = len - colon - 1;
+		return line + colon + 1;
+	}
+	return 0;
+}
+
+const char *ctl_domain_value(const struct str *lines, const char *host, size_t len, size_t *vlen)
+{
+	const char *v = 0;
+	for (size_t i = 0; i <= len && !v; ++i)
+		if (i == 0 || i == len || host[i] == '.')
+			v = domain_line(lines, host + i, len - i, vlen);
+	return v;
+}

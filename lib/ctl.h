@@ -23,5 +23,12 @@ int ctl_read_lines(const char *fn, struct str *out);
 int ctl_read_file(const char *fn, struct str *out);
 /* Iterates over the NUL-separated lines ctl_read_lines produced. */
 const char *ctl_next(const struct str *lines, size_t *pos, size_t *len);
+/* For files of "domain:value" lines (smtproutes, tlsdestinations): the
+ * value of the line for host, trying the whole host, then each shorter
+ * ".suffix" (".example.com" for a.b.example.com), then the empty domain;
+ * case-insensitive; the first line with a key wins. A domain that is an
+ * address literal ("[IPv6:2001:db8::7]") ends at the ':' after its ']'.
+ * Returns the value (*vlen bytes, not NUL-terminated) or 0. */
+const char *ctl_domain_value(const struct str *lines, const char *host, size_t len, size_t *vlen);
 
 #endif

@@ -95,32 +95,6 @@ int tlspolicy_parse(struct tlspolicy *p, const char *s, size_t len)
 	return -1;
 }
 
-/* The line's domain ends at the first ':' or, for an address literal,
- * at the ':' after its ']'. Returns the colon's index or len. */
-static size_t key_end(const char *line, size_t len)
-{
-	size_t start = 0;
-	if (len && line[0] == '[') {
-		start = mem_chr(line, len, ']');
-		if (start == len) return len;
-	}
-	return start + mem_chr(line + start, len - start, ':');
-}
-
-static const char *match(const struct str *lines, const char *key, size_t klen, size_t *vlen)
-{
-	size_t pos = 0, len;
-	const char *line;
-	while ((line = ctl_next(lines, &pos, &len)) != 0) {
-		size_t colon = key_end(line, len);
-		if (colon == len || colon != klen) continue;
-		if (!mem_equal_nocase(line, key, klen)) continue;
-		*vlen = len - colon - 1;
-		return line + colon + 1;
-	}
-	return 0;
-}
-
 int tlspolicy_lookup(struct tlspolicy *p, const struct str *lines, const char *host, size_t len)
 {
 	const char *v = 0;
@@ -128,10 +102,7 @@ int tlspolicy_lookup(struct tlspolicy *p, const struct str *lines, const char *h
 	p->level = TLSPOLICY_MAY;
 	p->cafile.len = 0;
 	p->npins = 0;
-	/* The whole host, each ".suffix" from the longest, then "". */
-	for (size_t i = 0; i <= len && !v; ++i)
-		if (i == 0 || i == len || host[i] == '.')
-			v = match(lines, host + i, len - i, &vlen);
+	v = ctl_domain_value(lines, host, len, &vlen);
 	if (!v) return 0;
 	return tlspolicy_parse(p, v, vlen) == -1 ? -2 : 0;
 }

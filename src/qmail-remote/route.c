@@ -3,20 +3,6 @@
 
 #include "ctl.h"
 
-static const char *lookup(const struct str *lines, const char *key, size_t klen, size_t *vlen)
-{
-	size_t pos = 0, len;
-	const char *line;
-	while ((line = ctl_next(lines, &pos, &len)) != 0) {
-		size_t colon = mem_chr(line, len, ':');
-		if (colon == len || colon != klen) continue;
-		if (!mem_equal_nocase(line, key, klen)) continue;
-		*vlen = len - colon - 1;
-		return line + colon + 1;
-	}
-	return 0;
-}
-
 static int parse_port(const char *s, size_t n, unsigned long *port)
 {
 	unsigned long u = 0;
@@ -40,9 +26,7 @@ int route_find(struct route *r, const char *host, size_t len)
 	r->port = 25;
 	r->relay.len = 0;
 	if (rc == -1) return -1;
-	for (size_t i = 0; i <= len && !v; ++i)
-		if (i == 0 || i == len || host[i] == '.')
-			v = lookup(&lines, host + i, len - i, &vlen);
+	v = ctl_domain_value(&lines, host, len, &vlen);
 	if (!v) {
 		str_free(&lines);
 		return 0;

@@ -5,6 +5,8 @@
  * in .domain (not domain itself); an empty domain matches every host.
  * The most specific match wins, as in qmail: the whole host first, then
  * each shorter ".suffix", then the empty domain.
+ * A domain that is an address literal ("[IPv6:2001:db8::7]") ends at its
+ * ']', so its own colons do not end it (an nqmail addition).
  *
  * relay is a host name, an address ("1.2.3.4") or an address literal
  * ("[1.2.3.4]", "[::1]"); an empty relay means "use the MX records as

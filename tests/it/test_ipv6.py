@@ -88,8 +88,9 @@ def test_qmail_remote_to_aaaa_only_name_and_literal(remote, tmp_path_factory):
     try:
         with tcpserver(root, cdb, cap.env(), host="::1") as port:
             remote.use_dns(dns)
-            # Every host, its usual addresses, this port.
-            remote.ctl("smtproutes", f"::{port}\n")
+            # The AAAA name and the literal: their usual addresses, this
+            # port (a literal's own colons do not end its domain).
+            remote.ctl("smtproutes", f"v6only.example.org::{port}\n[IPv6:::1]::{port}\n")
             byname, _ = remote.send("v6only.example.org", "s@nqmail.test",
                                     ["joe@example.org"], MSG)
             literal, _ = remote.send("[IPv6:::1]", "s@nqmail.test", ["ann@[IPv6:::1]"],
