@@ -193,6 +193,37 @@ static void show_ids(void)
 	put(".\n");
 }
 
+/* qmail-smtpd's TLS certificate and qmail-checkpw's passwords: what they
+ * are for, never their contents (a private key, hashes). */
+static void show_servercert(void)
+{
+	if (access("servercert.pem", F_OK) != 0) return;
+	heading("servercert.pem");
+	put(access("servercert.pem", R_OK) == 0
+	        ? "qmail-smtpd offers STARTTLS with this certificate and key.\n"
+	        : "Oops! Trouble reading this file.\n");
+}
+
+static void show_smtppasswd(void)
+{
+	struct str lines = STR_INIT;
+	struct stat st;
+	size_t pos = 0, len, n = 0;
+	if (access("smtppasswd", F_OK) != 0) return;
+	heading("smtppasswd");
+	if (ctl_read_lines("smtppasswd", &lines) == -1 || stat("smtppasswd", &st) == -1) {
+		put("Oops! Trouble reading this file.\n");
+		return;
+	}
+	while (ctl_next(&lines, &pos, &len)) ++n;
+	put("SMTP AUTH passwords (qmail-checkpw) for ");
+	put_ulong((unsigned long)n);
+	put(n == 1 ? " user" : " users");
+	put(st.st_mode & 007 ? "; other users may read this file, so qmail-checkpw refuses it.\n"
+	                     : ".\n");
+	str_free(&lines);
+}
+
 static const char *const known[] = {
     "badmailfrom",
     "bouncefrom",
@@ -223,12 +254,15 @@ static const char *const known[] = {
     "qmqpservers",
     "queuelifetime",
     "rcpthosts",
+    "servercert.pem",
     "smtpgreeting",
+    "smtppasswd",
     "smtproutes",
     "timeoutconnect",
     "timeoutremote",
     "timeoutsmtpd",
     "tlsdestinations",
+    "tlsserverciphers",
     "virtualdomains",
 };
 
@@ -356,13 +390,17 @@ int main(void)
 		show_list("morercpthosts", "No rcpthosts; morercpthosts is irrelevant.",
 		          "No rcpthosts; doesn't matter that morercpthosts has ", ".");
 	show_morercpthosts_cdb();
+	show_servercert();
 	show_line("smtpgreeting", 1, "smtpgreeting", "SMTP greeting: 220 ");
+	show_smtppasswd();
 	show_list("smtproutes", "No artificial SMTP routes.", "SMTP route: ", "");
 	show_number("timeoutconnect", "60", "SMTP client connection timeout is ", " seconds");
 	show_number("timeoutremote", "1200", "SMTP client data timeout is ", " seconds");
 	show_number("timeoutsmtpd", "1200", "SMTP server data timeout is ", " seconds");
 	if (access("tlsdestinations", F_OK) == 0)
 		show_list("tlsdestinations", "", "TLS policy: ", "");
+	if (access("tlsserverciphers", F_OK) == 0)
+		show_line("tlsserverciphers", 0, "", "qmail-smtpd's TLS 1.2 ciphers: ");
 	show_list("virtualdomains", "No virtual domains.", "Virtual domain: ", "");
 	show_unknown();
 

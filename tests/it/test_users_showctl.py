@@ -75,3 +75,22 @@ def test_tls_client_files_shown_only_when_present(control):
             "TLS policy: .example.net:encrypt\n") in out
     assert "\nclientcert.pem: qmail-remote shows this certificate to servers" in out
     assert "I have no idea" not in out
+
+
+def test_smtpd_tls_files_explained_never_shown(control):
+    """qmail-smtpd's certificate and qmail-checkpw's password file are
+    explained when present, their secrets never printed."""
+    out = showctl()
+    assert "servercert.pem" not in out and "smtppasswd" not in out
+    (control / "servercert.pem").write_text("-----BEGIN PRIVATE KEY-----\nSECRETKEY\n")
+    pw = control / "smtppasswd"
+    pw.write_text("# users\nalice:$6$salt$HASHONE\nbob:$y$j9T$salt$HASHTWO\n")
+    pw.chmod(0o600)
+    (control / "tlsserverciphers").write_text("ECDHE+AESGCM\n")
+    out = showctl()
+    assert "\nservercert.pem: qmail-smtpd offers STARTTLS with this certificate and key.\n" in out
+    assert "\nsmtppasswd: SMTP AUTH passwords (qmail-checkpw) for 2 users.\n" in out
+    assert "\ntlsserverciphers: qmail-smtpd's TLS 1.2 ciphers: ECDHE+AESGCM.\n" in out
+    assert "SECRET" not in out and "HASH" not in out and "I have no idea" not in out
+    pw.chmod(0o644)
+    assert "other users may read this file, so qmail-checkpw refuses it" in showctl()
