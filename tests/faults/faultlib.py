@@ -90,17 +90,21 @@ def send_many(port, tokens, rcpt, accepted, failed, stop, per_conn=20):
                 s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.example", timeout=60)
                 n = 0
             s.sendmail("faults@client.example", [rcpt], body_for(tok))
-            accepted.append(tok)
-            n += 1
-            if n >= per_conn:
-                s.quit()
-                s = None
         except (smtplib.SMTPException, OSError):
             failed.append(tok)
             try:
                 if s is not None:
                     s.close()
             except OSError:
+                pass
+            s = None
+            continue
+        accepted.append(tok)
+        n += 1
+        if n >= per_conn:
+            try:
+                s.quit()
+            except (smtplib.SMTPException, OSError):
                 pass
             s = None
     if s is not None:
