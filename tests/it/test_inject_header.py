@@ -285,3 +285,23 @@ def test_qmailplusdomain_overrides_plusdomain(cap):
     to = [a.strip() for a in cap.message()["To"].split(",")]
     assert to == ["eric@mammoth.cs.env.example", "joe@host.env.example"]
     assert sorted(cap.envelope()[1]) == ["eric@mammoth.cs.env.example", "joe@host.env.example"]
+
+
+@pytest.mark.parametrize("env,want", [
+    ({"MAILUSER": "mu", "USER": "u", "LOGNAME": "ln"}, "mu@example.org"),
+    ({"USER": "u", "LOGNAME": "ln"}, "u@example.org"),
+    ({"LOGNAME": "ln"}, "ln@example.org"),
+    ({"LOGNAME": "ln", "MAILHOST": "mh.example"}, "ln@mh.example"),
+    ({"MAILUSER": "mu", "MAILNAME": "Mail Name", "NAME": "Plain"}, ("Mail Name", "mu@example.org")),
+    ({"MAILUSER": "mu", "NAME": "Plain Name"}, ("Plain Name", "mu@example.org")),
+])
+def test_from_falls_back_on_mailuser_user_logname_mailhost_mailname_name(cap, env, want):
+    e = clean_env(**env)
+    e.update(cap.env)
+    r = subprocess.run([bin_path("qmail-inject")], input=b"To: fred\n\n", stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=e, timeout=30)
+    assert r.returncode == 0, r.stderr
+    if isinstance(want, tuple):
+        assert email.utils.parseaddr(cap.message()["From"]) == want
+    else:
+        assert cap.message()["From"] == want
