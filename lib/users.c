@@ -212,6 +212,22 @@ static int getpw_search(const char *local, size_t len, struct str *val)
 	}
 }
 
+int users_lookup_assign(const char *local, size_t len, struct users_entry *out)
+{
+	struct str val = STR_INIT;
+	int r;
+
+	reason = "";
+	if (mem_chr(local, len, 0) < len) return 0; /* users_lookup refuses it */
+	r = cdb_search(local, len, &val);
+	if (r == 1 && !users_parse(val.s, val.len, out)) {
+		reason = "Trouble parsing users entry.";
+		r = -1;
+	}
+	str_free(&val);
+	return r;
+}
+
 int users_lookup(const char *local, size_t len, struct users_entry *out)
 {
 	struct str val = STR_INIT;

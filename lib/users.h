@@ -52,6 +52,10 @@ struct users_entry {
 /* 1 found (out filled), 0 no such user, -1 temporary failure. out must be
  * initialised (USERS_ENTRY_INIT or a previous lookup); it is reused. */
 int users_lookup(const char *local, size_t len, struct users_entry *out);
+/* users_lookup's first half, which never blocks for long (a few reads of
+ * users/cdb): 1 found in users/cdb (out filled), 0 not listed there (or no
+ * users/cdb: users_lookup would ask qmail-getpw), -1 failure, as users_lookup. */
+int users_lookup_assign(const char *local, size_t len, struct users_entry *out);
 /* Why the last users_lookup returned -1 (or 0). Never NULL. */
 const char *users_reason(void);
 void users_entry_free(struct users_entry *e);

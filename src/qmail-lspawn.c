@@ -3,16 +3,17 @@
  *   qmail-lspawn defaultdelivery
  *
  * The only part of the queue that runs as root, and only so that each
- * delivery can become the recipient's user: for every request the child
- * finds the user (lib/users: users/cdb, then qmail-getpw), copies the
- * message to a seekable descriptor, and runs
+ * delivery can become the recipient's user: for every request it finds
+ * the user (lib/users: users/cdb, then qmail-getpw), copies the message to
+ * a seekable descriptor, and runs
  *   qmail-local -- user homedir local dash ext domain sender defaultdelivery
- * as that user. qmail-local's exit code and output make the report:
+ * as that user. When users/cdb names the user, qmail-lspawn starts
+ * qmail-local itself (one process per delivery); a qmail-getpw lookup,
+ * which may block (NFS), or a large message runs in a child of its own. qmail-local's exit code and output make the report:
  * 0 success (K), 100 permanent failure (D), anything else temporary (Z).
  * Requests and reports travel as lib/spawn describes.
  */
 #include <errno.h>
-#include <grp.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,22 +28,6 @@
 static char *defaultdelivery;
 static struct ids ids;
 
-struct target {
-	uid_t uid;
-	gid_t gid;
-};
-
-/* In the child, just before qmail-local: become the recipient. */
-static int become(void *ctx)
-{
-	const struct target *t = ctx;
-	if (geteuid() == t->uid && getegid() == t->gid) return 0;
-	if (setgroups(1, &t->gid) == -1) return -1;
-	if (setgid(t->gid) == -1) return -1;
-	if (setuid(t->uid) == -1) return -1;
-	return getuid() == t->uid ? 0 : -1;
-}
-
 static void report_text(struct str *report, char status, const char *text)
 {
 	report->len = 0;
@@ -51,56 +36,76 @@ static void report_text(struct str *report, char status, const char *text)
 	spawn_report_cat(report, "\n", 1);
 }
 
-static void deliver(const struct spawn_request *req, struct str *report)
+/* Finds the user (users/cdb; qmail-getpw only where it may block) and
+ * sets up qmail-local to run as that user. */
+static int prepare(const struct spawn_request *req, struct spawn_prog *prog, struct str *report,
+                   int may_block)
 {
 	struct users_entry u = USERS_ENTRY_INIT;
 	struct str local = STR_INIT, domain = STR_INIT, sender = STR_INIT;
-	struct str uid = STR_INIT, out = STR_INIT;
-	struct target t;
-	char *argv[12];
 	size_t at = mem_rchr(req->recip.s, req->recip.len, '@');
-	int msgfd, status, r;
+	int r = SPAWN_DONE, found;
 
-	if (at == req->recip.len) at = req->recip.len;
 	str_copyb(&local, req->recip.s, at);
 	if (at < req->recip.len) str_copyb(&domain, req->recip.s + at + 1, req->recip.len - at - 1);
-	str_copy(&sender, &req->sender);
+	str_cstr(&local);
+	str_cstr(&domain);
 
-	r = users_lookup(local.s ? local.s : "", local.len, &u);
-	if (r == -1) { report_text(report, 'Z', users_reason()); return; }
-	if (r == 0) { report_text(report, 'Z', "Unable to find alias user! (#4.3.0)"); return; }
+	found = may_block ? users_lookup(local.s, local.len, &u)
+	                  : users_lookup_assign(local.s, local.len, &u);
+	if (found == 0 && !may_block) {
+		r = SPAWN_CHILD; /* qmail-getpw's turn, which may block */
+		goto done;
+	}
+	if (found == -1) {
+		report_text(report, 'Z', users_reason());
+		goto done;
+	}
+	if (found == 0) {
+		report_text(report, 'Z', "Unable to find alias user! (#4.3.0)");
+		goto done;
+	}
 	/* A system install never delivers as root, as qmail. */
 	if (u.uid == 0 && ids.system) {
 		report_text(report, 'Z', "Not allowed to deliver to root. (#4.3.0)");
-		return;
+		goto done;
 	}
-	t.uid = (uid_t)u.uid;
-	t.gid = (gid_t)u.gid;
-	if (geteuid() != 0 && geteuid() != t.uid) {
-		report_text(report, 'Z', "Unable to switch to the recipient's user: not running as root. (#4.3.0)");
-		return;
+	if (geteuid() != 0 && geteuid() != (uid_t)u.uid) {
+		report_text(report, 'Z',
+		            "Unable to switch to the recipient's user: not running as root. (#4.3.0)");
+		goto done;
 	}
+	prog->msgfd = spawn_message_fd(req->id, may_block ? ~0UL : SPAWN_COPY_MAX);
+	if (prog->msgfd == -1) {
+		if (errno == EFBIG && !may_block) r = SPAWN_CHILD;
+		else report_text(report, 'Z', "Unable to read message from the queue. (#4.3.0)");
+		goto done;
+	}
+	prog->uid = (long)u.uid;
+	prog->gid = (long)u.gid;
+	spawn_prog_arg(prog, AUTO_PREFIX "/bin/qmail-local");
+	spawn_prog_arg(prog, "--");
+	spawn_prog_arg(prog, str_cstr(&u.user));
+	spawn_prog_arg(prog, str_cstr(&u.home));
+	spawn_prog_arg(prog, local.s);
+	spawn_prog_arg(prog, str_cstr(&u.dash));
+	spawn_prog_arg(prog, str_cstr(&u.ext));
+	spawn_prog_arg(prog, domain.s);
+	str_copy(&sender, &req->sender);
+	spawn_prog_arg(prog, str_cstr(&sender));
+	spawn_prog_arg(prog, defaultdelivery);
+	r = SPAWN_PROG;
+done:
+	users_entry_free(&u);
+	str_free(&local);
+	str_free(&domain);
+	str_free(&sender);
+	return r;
+}
 
-	msgfd = spawn_message_fd(req->id);
-	if (msgfd == -1) {
-		report_text(report, 'Z', "Unable to read message from the queue. (#4.3.0)");
-		return;
-	}
-	argv[0] = AUTO_PREFIX "/bin/qmail-local";
-	argv[1] = "--";
-	argv[2] = (char *)str_cstr(&u.user);
-	argv[3] = (char *)str_cstr(&u.home);
-	argv[4] = (char *)str_cstr(&local);
-	argv[5] = (char *)str_cstr(&u.dash);
-	argv[6] = (char *)str_cstr(&u.ext);
-	argv[7] = (char *)str_cstr(&domain);
-	argv[8] = (char *)str_cstr(&sender);
-	argv[9] = defaultdelivery;
-	argv[10] = 0;
-	str_catulong(&uid, u.uid);
-
-	status = spawn_run(argv, msgfd, become, &t, &out);
-	close(msgfd);
+/* qmail-local's exit code and output make the report. */
+static void finish(int status, const struct str *out, struct str *report)
+{
 	report->len = 0;
 	if (status == -1) {
 		report_text(report, 'Z', "Unable to fork. (#4.3.0)");
@@ -118,7 +123,7 @@ static void deliver(const struct spawn_request *req, struct str *report)
 		return;
 	default: str_catc(report, 'Z'); break;
 	}
-	spawn_report_cat(report, out.s, out.len);
+	spawn_report_cat(report, out->s, out->len);
 	if (report->len == 1 && report->s[0] != 'K')
 		str_cats(report, "qmail-local failed without saying why. (#4.3.0)\n");
 }
@@ -133,6 +138,6 @@ int main(int argc, char **argv)
 	/* qmail-getpw reads nothing private: as root, run it as qmailp. */
 	if (geteuid() == 0 && ids.system)
 		users_getpw_ids(ids.uid[IDS_QMAILP], ids.gid_nofiles);
-	spawn_main(deliver);
+	spawn_main(&(const struct spawn_ops){prepare, finish});
 	return 0;
 }

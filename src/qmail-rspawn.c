@@ -1,6 +1,7 @@
 /* qmail-rspawn: runs remote deliveries for qmail-send (qmail-rspawn(8)).
  *
- * Runs as qmailr. For every request the child runs
+ * Runs as qmailr. For every request it runs (lib/spawn: itself, or from a
+ * child of its own when the message is large)
  *   qmail-remote host sender recipient
  * with the message on fd 0, host being the recipient's domain, and turns
  * qmail-remote's output (per recipient r/h/s + text + NUL, then K/Z/D +
@@ -9,6 +10,7 @@
  * If qmail-remote cannot be run (not installed yet) the delivery is
  * deferred, so the message stays queued and is retried.
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,28 +75,34 @@ static void parse_output(const struct str *out, struct str *report)
 	cat_line(report, mtext, mlen);
 }
 
-static void deliver(const struct spawn_request *req, struct str *report)
+/* Sets up qmail-remote host sender recipient; copying a large message
+ * is left to a child. */
+static int prepare(const struct spawn_request *req, struct spawn_prog *prog, struct str *report,
+                   int may_block)
 {
-	struct str host = STR_INIT, sender = STR_INIT, recip = STR_INIT, out = STR_INIT;
+	struct str host = STR_INIT, arg = STR_INIT;
 	size_t at = mem_rchr(req->recip.s, req->recip.len, '@');
-	char *argv[5];
-	int msgfd, status;
 
-	if (at < req->recip.len) str_copyb(&host, req->recip.s + at + 1, req->recip.len - at - 1);
-	str_copy(&sender, &req->sender);
-	str_copy(&recip, &req->recip);
-	msgfd = spawn_message_fd(req->id);
-	if (msgfd == -1) {
+	prog->msgfd = spawn_message_fd(req->id, may_block ? ~0UL : SPAWN_COPY_MAX);
+	if (prog->msgfd == -1) {
+		if (errno == EFBIG && !may_block) return SPAWN_CHILD;
 		report_text(report, 'Z', "Unable to read message from the queue. (#4.3.0)");
-		return;
+		return SPAWN_DONE;
 	}
-	argv[0] = AUTO_PREFIX "/bin/qmail-remote";
-	argv[1] = (char *)str_cstr(&host);
-	argv[2] = (char *)str_cstr(&sender);
-	argv[3] = (char *)str_cstr(&recip);
-	argv[4] = 0;
-	status = spawn_run(argv, msgfd, 0, 0, &out);
-	close(msgfd);
+	if (at < req->recip.len) str_copyb(&host, req->recip.s + at + 1, req->recip.len - at - 1);
+	spawn_prog_arg(prog, AUTO_PREFIX "/bin/qmail-remote");
+	spawn_prog_arg(prog, str_cstr(&host));
+	str_copy(&arg, &req->sender);
+	spawn_prog_arg(prog, str_cstr(&arg));
+	str_copy(&arg, &req->recip);
+	spawn_prog_arg(prog, str_cstr(&arg));
+	str_free(&host);
+	str_free(&arg);
+	return SPAWN_PROG;
+}
+
+static void finish(int status, const struct str *out, struct str *report)
+{
 	if (status == -1) { report_text(report, 'Z', "Unable to fork. (#4.3.0)"); return; }
 	if (WIFSIGNALED(status)) { report_text(report, 'Z', "qmail-remote crashed. (#4.3.0)"); return; }
 	if (WEXITSTATUS(status) == 120) {
@@ -105,7 +113,7 @@ static void deliver(const struct spawn_request *req, struct str *report)
 		report_text(report, 'Z', "qmail-remote failed. (#4.3.0)");
 		return;
 	}
-	parse_output(&out, report);
+	parse_output(out, report);
 }
 
 int main(void)
@@ -115,6 +123,6 @@ int main(void)
 	/* As qmail's: a restart forgets which hosts timed out (qmail-tcpto(8));
 	 * the table is only advice, so a failure here changes nothing. */
 	tcpto_clear();
-	spawn_main(deliver);
+	spawn_main(&(const struct spawn_ops){prepare, finish});
 	return 0;
 }

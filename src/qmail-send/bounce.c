@@ -392,6 +392,7 @@ unsigned long bounce_wakeup(void) { return later_at; }
 struct clean_req {
 	char kind;
 	unsigned long id;
+	unsigned long birth, birth_nsec; /* 'm': which message this ID must still be */
 };
 /* Requests in order; the first cq_sent of them are written and await
  * their answer byte. At most CLEAN_WINDOW are written at a time, so
@@ -411,6 +412,12 @@ static void clean_pump(void)
 		struct clean_req q = cq[(cq_head + cq_sent) % cq_cap];
 		str_catc(&line, q.kind);
 		if (q.kind != 's') str_catulong(&line, q.id);
+		if (q.kind == 'm') {
+			str_catc(&line, ' ');
+			str_catulong(&line, q.birth);
+			str_catc(&line, ' ');
+			str_catulong(&line, q.birth_nsec);
+		}
 		str_catc(&line, '\n');
 		++cq_sent;
 	}
@@ -433,7 +440,7 @@ void clean_request(char kind, struct msg *m)
 		cq_head = 0;
 		cq_cap = cq_cap ? cq_cap * 2 : 256;
 	}
-	cq[(cq_head + cq_len++) % cq_cap] = (struct clean_req){kind, m->id};
+	cq[(cq_head + cq_len++) % cq_cap] = (struct clean_req){kind, m->id, m->birth, m->birth_nsec};
 	if (kind == 't') m->marker = 1;
 	clean_pump();
 }

@@ -292,6 +292,26 @@ done:
 	return r;
 }
 
+/* Whether mess/ID still holds message m. After a restart, a message
+ * the previous qmail-send had finished may be known here while the
+ * previous qmail-clean removes it, and a new message may then take over
+ * its inode, so its ID: that message's todo/ hint must stay until the
+ * old one is forgotten (qmail-clean checks the same before removing). */
+static int still_same(const struct msg *m)
+{
+	struct str fn = STR_INIT;
+	struct queue_header h;
+	int fd, same = 1;
+	queue_path(&fn, "mess", m->id);
+	fd = open(str_cstr(&fn), O_RDONLY | O_CLOEXEC);
+	str_free(&fn);
+	if (fd == -1) return 1; /* gone: nobody's hint to keep */
+	if (queue_header_read(fd, &h) == 0)
+		same = h.birth == m->birth && h.birth_nsec == m->birth_nsec;
+	close(fd);
+	return same;
+}
+
 /* Takes in message id (found in todo/ or mess/). 0 ok or nothing to do,
  * -1 trouble: try again later. */
 static int take_in(unsigned long id, int from_todo)
@@ -302,7 +322,7 @@ static int take_in(unsigned long id, int from_todo)
 	int fd, r;
 
 	if (m) {
-		if (from_todo && !m->marker) clean_request('t', m);
+		if (from_todo && !m->marker && still_same(m)) clean_request('t', m);
 		return 0;
 	}
 	queue_path(&fn, "mess", id);
@@ -477,7 +497,7 @@ int msgs_todo_step(unsigned max)
 		if (!numeric(e->d_name, &id)) continue;
 		if (msgs_find(id)) {
 			struct msg *m = msgs_find(id);
-			if (!m->marker && !m->finishing) clean_request('t', m);
+			if (!m->marker && !m->finishing && still_same(m)) clean_request('t', m);
 			continue;
 		}
 		if (take_in(id, 1) == -1) todo_wanted = 1;
