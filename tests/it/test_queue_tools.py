@@ -1,5 +1,6 @@
 """qmail-qread and qmail-qstat on a queue with waiting messages
 (qmail-qread(8), qmail-qstat(8))."""
+import os
 import re
 
 from conftest import bin_path, run
@@ -36,3 +37,31 @@ def test_qstat_and_qread(tmp_path_factory):
         assert "\tremote\tother@remote.example\n" in out
     finally:
         qi.stop()
+
+
+def test_clean_removes_only_the_message_it_was_asked_for(tmp_path_factory):
+    """Queue IDs are inode numbers: a removal meant for a finished message
+    must not take a new message that got the same ID (qmail-clean(8))."""
+    qi = QueueInstance(tmp_path_factory, "clean")
+    assert qi.inject("Subject: keep\n\nx\n", recips=["a@test.example"])[0] == 0
+    [mid] = qi.queue_files("mess")
+    header = (qi.root / "queue" / "mess" / mid).read_bytes()[:64].split()
+    birth, nsec = header[1].decode(), header[2].decode()
+    clean = bin_path("qmail-clean", qi.root)
+
+    # another birth stamp: an older message with this ID, gone already
+    r = run([clean], input=f"m{mid} {int(birth) - 5} {nsec}\n".encode())
+    assert r.stdout == b"+"
+    assert qi.queue_files("mess") == [mid] and qi.queue_files("todo") == [mid]
+    assert qi.queue_files("tmp") == []
+
+    # a file a crash left aside while it was checked goes back at startup
+    os.rename(qi.root / "queue" / "mess" / mid, qi.root / "queue" / "tmp" / f"rm.{mid}")
+    r = run([clean], input=b"")
+    assert qi.queue_files("mess") == [mid] and qi.queue_files("tmp") == []
+
+    # the right stamp removes it, with its todo/ hint
+    r = run([clean], input=f"m{mid} {birth} {nsec}\n".encode())
+    assert r.stdout == b"+"
+    assert qi.queue_files("mess") == [] and qi.queue_files("todo") == []
+    assert qi.queue_files("tmp") == []
