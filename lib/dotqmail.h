@@ -48,8 +48,8 @@ void dotqmail_free(struct dotqmail *dq);
 /* Which .qmail file holds the instructions for an address, as
  * qmail-local(8) and dot-qmail(5) decide it; qmail-local and
  * qmail-rcptd(8) share this so that RCPT-time checks agree with delivery.
- * With dash "-" and ext "foo-bar" the names tried, in the current
- * directory, are .qmail-foo-bar, .qmail-foo-bar-default,
+ * With dash "-" and ext "foo-bar-baz" the names tried, in the current
+ * directory, are .qmail-foo-bar-baz, .qmail-foo-bar-default,
  * .qmail-foo-default, .qmail-default; ext is lowercased and its dots
  * become colons first (dotqmail_safeext). (With an empty dash and ext,
  * .qmail and .qmaildefault, as qmail; the address exists either way.)

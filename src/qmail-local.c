@@ -219,7 +219,7 @@ static int try_qmail_file(const char *name, const char *rest, void *ctx)
 	return 1;
 }
 
-/* .qmail-foo-bar, then .qmail-foo-bar-default, .qmail-foo-default,
+/* .qmail-foo-bar-baz, then .qmail-foo-bar-default, .qmail-foo-default,
  * .qmail-default: lib/dotqmail's search, shared with qmail-rcptd. */
 static int find_qmail_file(int *fd, int *forward_only)
 {

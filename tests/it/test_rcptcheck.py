@@ -29,6 +29,7 @@ import conftest
 from conftest import bin_path
 from queuelib import QueueInstance, wait_until
 from smtpd_util import tcpserver, write_rules
+from test_queue_system import system_root  # noqa: F401 (a fixture: a system install)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for the mount namespace")
 
@@ -286,3 +287,69 @@ def test_undecidable_is_a_temporary_refusal(inst):
     finally:
         cdb.write_bytes(good)
     assert rcpt_codes(inst.port, ["rcjoe@rcpt.test"])["rcjoe@rcpt.test"][0] == 250
+
+
+def test_home_is_examined_as_its_user(inst):
+    # A home its own user cannot enter defers delivery (qmail-local runs as
+    # that user); root could look inside, the checker must not: 451.
+    home = inst.homes["rcbob"]
+    home.chmod(0)
+    try:
+        code, text = rcpt_codes(inst.port, ["rcbob-x@rcpt.test"])["rcbob-x@rcpt.test"]
+        assert code == 451, (code, text)
+    finally:
+        home.chmod(0o755)
+    assert rcpt_codes(inst.port, ["rcbob-x@rcpt.test"])["rcbob-x@rcpt.test"][0] == 250
+
+
+def smtpd_as(root, uid, gid, rcpts):
+    """A qmail-smtpd session on a pipe, run as uid:gid (no other groups)."""
+    lines = ["HELO client.test", "MAIL FROM:<a@client.test>"]
+    lines += [f"RCPT TO:<{r}>" for r in rcpts] + ["QUIT", ""]
+    env = {"TCPREMOTEIP": "192.0.2.9", "TCPLOCALIP": "127.0.0.1", "PATH": "/usr/bin:/bin"}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    p = subprocess.run([bin_path("qmail-smtpd", root)], input="\r\n".join(lines).encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=60,
+                       user=uid, group=gid, extra_groups=[])
+    replies = [l for l in p.stdout.decode().split("\r\n") if l[:3].isdigit()]
+    # the greeting, HELO and MAIL come first
+    return [int(l[:3]) for l in replies[3:3 + len(rcpts)]], p.stderr.decode()
+
+
+def test_system_install_only_qmail_users_reach_the_checker(system_root):
+    """In a system install qmail-smtpd runs as qmaild (group nofiles): it can
+    ask; any other unprivileged user cannot, and then gets qmail's
+    behaviour (accept), never a refusal."""
+    import grp
+    import pwd
+    root, _ = system_root
+    nofiles = grp.getgrnam("nofiles").gr_gid
+    qmaild = pwd.getpwnam("qmaild").pw_uid
+    for f, v in (("me", "sys.test"), ("locals", "sys.test"), ("rcpthosts", "sys.test")):
+        (root / "control" / f).write_text(v + "\n")
+    home = root.parent / "known"
+    home.mkdir()
+    (home / ".qmail-x").write_text("./Maildir/\n")
+    os.chown(home, 65534, 65534)
+    home.chmod(0o700)
+    (root / "users" / "assign").write_text(f"+known-:nobody:65534:65534:{home}:-::\n.\n")
+    subprocess.run([bin_path("qmail-newu", root)], cwd=root, check=True)
+    st = os.stat(root / "rcptd")
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, nofiles, 0o750)
+    p = subprocess.Popen([bin_path("qmail-rcptd", root)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        sock = root / "rcptd" / "socket"
+        wait_until(sock.exists, 10, "qmail-rcptd's socket")
+        st = os.stat(sock)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, nofiles, 0o770)
+        codes, _ = smtpd_as(root, qmaild, nofiles, ["known-x@sys.test", "known-y@sys.test"])
+        assert codes == [250, 550]
+        codes, err = smtpd_as(root, 65534, 65534, ["known-y@sys.test"])
+        assert codes == [250]
+        assert "recipient checker not answering" in err
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(timeout=10)

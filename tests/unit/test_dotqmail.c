@@ -61,6 +61,49 @@ START_TEST(errors_name_the_line)
 }
 END_TEST
 
+/* Records the names dotqmail_search offers; accepts the one named stop. */
+struct seen {
+	struct str names;
+	const char *stop;
+	struct str rest;
+};
+
+static int record(const char *name, const char *rest, void *ctx)
+{
+	struct seen *s = ctx;
+	str_cats(&s->names, name);
+	str_catc(&s->names, ' ');
+	if (!s->stop || strcmp(name, s->stop) != 0) return 0;
+	str_copys(&s->rest, rest ? rest : "(none)");
+	return 1;
+}
+
+START_TEST(search_order_is_qmail_locals)
+{
+	struct seen s = {STR_INIT, 0, STR_INIT};
+	ck_assert_int_eq(dotqmail_search("-", "Foo.Bar-baz", record, &s), 0);
+	ck_assert_str_eq(str_cstr(&s.names),
+	                 ".qmail-foo:bar-baz .qmail-foo:bar-default .qmail-default ");
+	s.names.len = 0;
+	s.stop = ".qmail-foo:bar-default";
+	ck_assert_int_eq(dotqmail_search("-", "Foo.Bar-baz", record, &s), 1);
+	ck_assert_str_eq(str_cstr(&s.rest), "baz"); /* DEFAULT keeps its case */
+	ck_assert_str_eq(str_cstr(&s.names), ".qmail-foo:bar-baz .qmail-foo:bar-default ");
+	/* an exact name that ends in "default" */
+	s.names.len = 0;
+	s.stop = ".qmail-list-default";
+	ck_assert_int_eq(dotqmail_search("-", "list-default", record, &s), 1);
+	ck_assert_str_eq(str_cstr(&s.rest), "default");
+	/* no dash: the user's own .qmail, then .qmaildefault, as qmail */
+	s.names.len = 0;
+	s.stop = 0;
+	ck_assert_int_eq(dotqmail_search("", "", record, &s), 0);
+	ck_assert_str_eq(str_cstr(&s.names), ".qmail .qmaildefault ");
+	str_free(&s.names);
+	str_free(&s.rest);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dotqmail");
@@ -70,6 +113,7 @@ int main(void)
 	tcase_add_test(tc, kinds_in_order);
 	tcase_add_test(tc, last_line_without_newline);
 	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, search_order_is_qmail_locals);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
