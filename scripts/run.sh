@@ -10,7 +10,8 @@
 # the password itself in ROOT/etc/demo-password), and svscan's directory
 # ROOT/service with the qmail-send, qmail-smtpd, qmail-submission
 # (STARTTLS + AUTH on SUBMISSION_PORT, default PORT+1) and qmail-smtps
-# (implicit TLS + AUTH on SMTPS_PORT, default PORT+2) services. Later runs
+# (implicit TLS + AUTH on SMTPS_PORT, default PORT+2) services, and qmail-rcptd
+# (unknown local recipients refused at RCPT). Later runs
 # keep all of it (and the queue) and only take the new ports.
 #
 # svscan runs in a session of its own, so that Ctrl-C reaches only this
@@ -57,7 +58,7 @@ listening() {
 	tcpclient -RHl0 -T2 127.0.0.1 "$port" true > /dev/null 2>&1
 }
 
-services="qmail-send qmail-smtpd qmail-submission qmail-smtps"
+services="qmail-send qmail-rcptd qmail-smtpd qmail-submission qmail-smtps"
 for s in $services; do
 	if svok "$root/supervise/$s" 2> /dev/null; then
 		echo "make run: this instance is already running (supervise on $root/supervise/$s)." >&2
@@ -150,7 +151,7 @@ stop_all() {
 	for s in $services; do
 		svc -x "$root/supervise/$s/log" 2> /dev/null || :
 	done
-	for s in qmail-smtpd qmail-submission qmail-smtps qmail-send; do
+	for s in qmail-smtpd qmail-submission qmail-smtps qmail-rcptd qmail-send; do
 		svc -dx "$root/supervise/$s" 2> /dev/null || :
 	done
 	n=0
@@ -194,7 +195,7 @@ cat <<EOF
 
 nqmail runs on 127.0.0.1:$port (instance: $root)
   submission: 127.0.0.1:$subport (STARTTLS, AUTH), 127.0.0.1:$smtpsport (implicit TLS, AUTH)
-  services:  $root/bin/qmailctl stat
+  services:  $root/bin/qmailctl stat (qmail-rcptd refuses unknown recipients at RCPT)
   logs:      $root/log/qmail-send/current, $root/log/qmail-smtpd/current,
              $root/log/qmail-submission/current, $root/log/qmail-smtps/current
 

@@ -107,6 +107,7 @@ def test_supervised_lifecycle(inst):
     assert r.returncode == 0, r.stderr
     assert (inst.service / "qmail-send").is_symlink()
     assert (inst.service / "qmail-smtpd").is_symlink()
+    assert (inst.service / "qmail-rcptd").is_symlink()
     inst.wait_smtp()
     sent = 0
 
@@ -120,7 +121,8 @@ def test_supervised_lifecycle(inst):
     r = inst.ctl("stat")
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout.decode()
-    for svc in ("qmail-send", "qmail-send/log", "qmail-smtpd", "qmail-smtpd/log"):
+    for svc in ("qmail-send", "qmail-send/log", "qmail-smtpd", "qmail-smtpd/log",
+                "qmail-rcptd", "qmail-rcptd/log"):
         assert re.search(rf"supervise/{svc}: up \(pid \d+\) \d+ seconds", out), out
     # both logs carry TAI64N stamps
     wait_until(lambda: inst.log("qmail-send").startswith("@4000"), 10, "qmail-send log")

@@ -9,6 +9,7 @@ import pathlib
 import re
 import shlex
 import signal
+import smtplib
 import subprocess
 import time
 
@@ -104,6 +105,12 @@ def test_make_run_delivers_and_stops_on_ctrl_c(tmp_path):
                            stderr=subprocess.STDOUT, timeout=60)
         assert r.returncode == 0, r.stdout
         wait_until(lambda: maildir_count(maildir.parent) == 2, 60, "the smtplib message")
+
+        # qmail-rcptd runs too: an address delivery would bounce is refused at RCPT
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+            c.mail("you@example.com")
+            assert c.rcpt("demo-nosuch@localhost")[0] == 550
+            assert c.rcpt("demo@localhost")[0] == 250
 
         run.interrupt()
         assert "Stopped." in run.text(), run.text()
