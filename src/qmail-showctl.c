@@ -224,9 +224,36 @@ static void show_smtppasswd(void)
 	str_free(&lines);
 }
 
+/* nqmail's switches, read as the programs read them: a number, 0 is off. */
+static int switch_value(const char *fn, int dflt)
+{
+	unsigned long v;
+	if (ctl_read_ulong(fn, &v, (unsigned long)dflt) == -1) return -1;
+	return v != 0;
+}
+
+static void show_bouncedsn(void)
+{
+	int v = switch_value("bouncedsn", 0);
+	heading("bouncedsn");
+	put(v == -1 ? "Oops! Trouble reading this file.\n"
+	    : v     ? "Bounces are RFC 3464 delivery status notifications.\n"
+	            : "Bounces are qmail's plain QSBMF text.\n");
+}
+
+static void show_rcptcheck(void)
+{
+	int v = switch_value("rcptcheck", 1);
+	heading("rcptcheck");
+	put(v == -1 ? "Oops! Trouble reading this file.\n"
+	    : v     ? "qmail-smtpd asks qmail-rcptd whether a local recipient exists.\n"
+	            : "qmail-smtpd accepts every local recipient; unknown ones bounce later.\n");
+}
+
 static const char *const known[] = {
     "badmailfrom",
     "bouncefrom",
+    "bouncedsn",
     "bouncehost",
     "clientcert.pem",
     "concurrencylocal",
@@ -238,6 +265,7 @@ static const char *const known[] = {
     "dnsservers",
     "doublebouncehost",
     "doublebounceto",
+    "dsnmaxbytes",
     "envnoathost",
     "helohost",
     "idhost",
@@ -253,6 +281,7 @@ static const char *const known[] = {
     "plusdomain",
     "qmqpservers",
     "queuelifetime",
+    "rcptcheck",
     "rcpthosts",
     "servercert.pem",
     "smtpgreeting",
@@ -349,6 +378,7 @@ int main(void)
 
 	show_list("badmailfrom", "Any MAIL FROM is allowed.", "", " not accepted in MAIL FROM.");
 	show_line("bouncefrom", 0, "MAILER-DAEMON", "Bounce user name is ");
+	if (access("bouncedsn", F_OK) == 0) show_bouncedsn();
 	show_line("bouncehost", 1, "bouncehost", "Bounce host name is ");
 	/* nqmail's own files are shown only when present, so that a qmail
 	 * configuration reads exactly as under qmail. */
@@ -367,6 +397,9 @@ int main(void)
 	show_list("dnsservers", "Name servers from /etc/resolv.conf.", "Name server: ", ".");
 	show_line("doublebouncehost", 1, "doublebouncehost", "2B recipient host: ");
 	show_line("doublebounceto", 0, "postmaster", "2B recipient user: ");
+	if (access("dsnmaxbytes", F_OK) == 0)
+		show_number("dsnmaxbytes", "1000000", "A DSN carries the whole message up to ",
+		            " bytes, only its header above");
 	show_line("envnoathost", 1, "envnoathost", "Presumed domain name is ");
 	show_line("helohost", 1, "helohost", "SMTP client HELO host name is ");
 	show_line("idhost", 1, "idhost", "Message-ID host name is ");
@@ -382,6 +415,7 @@ int main(void)
 	show_line("plusdomain", 1, "plusdomain", "Plus domain name is ");
 	show_list("qmqpservers", "No QMQP servers.", "QMQP server: ", ".");
 	show_number("queuelifetime", "604800", "Message lifetime in the queue is ", " seconds");
+	if (access("rcptcheck", F_OK) == 0) show_rcptcheck();
 	if (show_list("rcpthosts", "SMTP clients may send messages to any recipient.",
 	              "SMTP clients may send messages to recipients at ", ".") == 1)
 		show_list("morercpthosts", "No effect.",

@@ -94,3 +94,24 @@ def test_smtpd_tls_files_explained_never_shown(control):
     assert "SECRET" not in out and "HASH" not in out and "I have no idea" not in out
     pw.chmod(0o644)
     assert "other users may read this file, so qmail-checkpw refuses it" in showctl()
+
+
+def test_dsn_and_rcptcheck_switches_explained(control):
+    """bouncedsn, dsnmaxbytes and rcptcheck are explained when present,
+    absent they add nothing."""
+    out = showctl()
+    assert "bouncedsn" not in out and "rcptcheck" not in out and "dsnmaxbytes" not in out
+    (control / "bouncedsn").write_text("1\n")
+    (control / "dsnmaxbytes").write_text("5000\n")
+    (control / "rcptcheck").write_text("0\n")
+    out = showctl()
+    assert "\nbouncedsn: Bounces are RFC 3464 delivery status notifications.\n" in out
+    assert ("\ndsnmaxbytes: A DSN carries the whole message up to 5000 bytes,"
+            " only its header above.\n") in out
+    assert "\nrcptcheck: qmail-smtpd accepts every local recipient; unknown ones bounce later.\n" in out
+    assert "I have no idea" not in out
+    (control / "bouncedsn").write_text("0\n")
+    (control / "rcptcheck").write_text("1\n")
+    out = showctl()
+    assert "\nbouncedsn: Bounces are qmail's plain QSBMF text.\n" in out
+    assert "\nrcptcheck: qmail-smtpd asks qmail-rcptd whether a local recipient exists.\n" in out
