@@ -375,6 +375,15 @@ static void kid_add(pid_t pid, const struct str *delnum, int outfd)
 	k->outfd = outfd;
 }
 
+/* Whether the helper starts delivery programs itself. Measured on two
+ * CPUs under load (docs/QUEUE.md), it delivered slower than a child per
+ * delivery: the helper's one loop then does every lookup, copy and
+ * vfork in turn and becomes the bottleneck, while children work in
+ * parallel. So each delivery gets a child (which vforks the program);
+ * the direct start stays ready for machines where process creation is
+ * the larger cost. */
+#define SPAWN_DIRECT 0
+
 /* Starts one request: a program of ours, a child, or an answer now. */
 static void start(const struct spawn_ops *ops, const struct spawn_request *req, int rep[2])
 {
@@ -383,7 +392,7 @@ static void start(const struct spawn_ops *ops, const struct spawn_request *req, 
 	int outfd;
 	pid_t pid;
 
-	switch (ops->prepare(req, &prog, &report, 0)) {
+	switch (SPAWN_DIRECT ? ops->prepare(req, &prog, &report, 0) : SPAWN_CHILD) {
 	case SPAWN_PROG:
 		pid = prog_start(&prog, &outfd);
 		if (pid == -1) {

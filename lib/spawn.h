@@ -9,14 +9,14 @@
  * for good) and the text, free of NULs, is at most SPAWN_REPORT_MAX bytes.
  *
  * A delivery is one program run (qmail-local, qmail-remote), with the
- * message on fd 0 and its stdout+stderr captured. The helper prepares it
- * (ops->prepare) and, when that needs nothing that may block, starts the
- * program itself with vfork+exec and collects its output and exit status
- * in its poll loop: one process start per delivery. Work that may block
- * (qmail-getpw, copying a large message) runs instead in a child of its
- * own, which prepares, runs the program and waits for it, and writes its
+ * message on fd 0 and its stdout+stderr captured. It runs in a child of
+ * the helper, which prepares it (ops->prepare: user lookup, message
+ * copy), starts the program with vfork+exec, waits for it, and writes its
  * report into a pipe to the helper with one write() smaller than PIPE_BUF,
- * so reports never interleave. Either way ops->finish turns the exit
+ * so reports never interleave. spawn.c can also start programs from the
+ * helper itself (prepare with may_block 0; work that may block then still
+ * goes to a child), collecting output and exit status in its poll loop;
+ * that is off (SPAWN_DIRECT in spawn.c says why). Either way ops->finish turns the exit
  * status and output into the report. A child that dies without reporting
  * (killed, crashed) gets a deferral written for it, so qmail-send never
  * waits for a report that cannot come. Deliveries run in parallel;

@@ -1,7 +1,6 @@
 /* qmail-rspawn: runs remote deliveries for qmail-send (qmail-rspawn(8)).
  *
- * Runs as qmailr. For every request it runs (lib/spawn: itself, or from a
- * child of its own when the message is large)
+ * Runs as qmailr. For every request a child (lib/spawn) runs
  *   qmail-remote host sender recipient
  * with the message on fd 0, host being the recipient's domain, and turns
  * qmail-remote's output (per recipient r/h/s + text + NUL, then K/Z/D +
