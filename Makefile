@@ -43,15 +43,15 @@ FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRC:fuzz/%.c=build/fuzz/bin/%)
 FUZZ_SECONDS ?= 10
 
-# Programs that speak TLS link OpenSSL.
-LDLIBS_qmail-smtpd  = -lssl -lcrypto
-LDLIBS_qmail-remote = -lssl -lcrypto
+# Only qmail-tls links OpenSSL: it speaks TLS for qmail-smtpd and
+# qmail-remote (lib/tlshelper), which so stay small static binaries.
+LDLIBS_qmail-tls = -lssl -lcrypto
 
 # Programs started once per connection or per message are linked
 # statically: on a VM the dynamic loader's start-up is about a third of
 # their cost (bench/smtp). Not under the sanitizers or the fuzzer, which
 # need their dynamic runtimes.
-STATIC_PROGS = qmail-smtpd qmail-queue qmail-local qmail-remote
+STATIC_PROGS = qmail-smtpd qmail-queue qmail-local qmail-remote qmail-tls
 ifeq ($(SAN)$(FUZZ),0)
 STATIC_LDFLAGS = -static
 endif

@@ -369,7 +369,7 @@ class Nqmail:
 
     def __init__(self, base, me="bench.example"):
         self.base = pathlib.Path(base)
-        builddir = self.base / "build"
+        builddir = pathlib.Path(os.environ.get("BENCH_BUILDDIR", self.base / "build"))
         self.root = self.base / "root"
         for p in (self.root, self.base / "home", self.base / "send.log"):
             if p.is_dir():

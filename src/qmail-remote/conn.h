@@ -2,8 +2,8 @@
  *
  * Connecting waits at most timeoutconnect seconds; every later read and
  * write waits at most timeoutremote seconds, after which it fails with
- * ETIMEDOUT. All traffic goes through the io functions of the two bufs,
- * so that a TLS layer can replace them after STARTTLS without the SMTP
+ * ETIMEDOUT. All traffic goes through the two bufs, whose fd becomes
+ * qmail-tls's plaintext socket after STARTTLS (tls.c) without the SMTP
  * code noticing.
  */
 #ifndef NQ_REMOTE_CONN_H
@@ -14,7 +14,7 @@
 
 struct conn {
 	int fd;
-	void *tls;        /* the OpenSSL session after STARTTLS (tls.c), else 0 */
+	void *tls;        /* the qmail-tls session after STARTTLS (tls.c), else 0 */
 	unsigned timeout; /* seconds per read or write */
 	struct ipaddr peer;
 	struct buf in, out;

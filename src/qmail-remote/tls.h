@@ -1,10 +1,11 @@
-/* tls: qmail-remote's side of STARTTLS (RFC 3207), with OpenSSL.
+/* tls: qmail-remote's side of STARTTLS (RFC 3207).
  *
- * tls_start runs the TLS handshake on a connection whose server has
- * just answered 220 to STARTTLS, checks the server's certificate as the
- * destination's policy (lib/tlspolicy) asks, and then replaces the
- * connection's read and write functions, so the SMTP code goes on as
- * before. Bytes the server sent before the handshake are thrown away:
+ * qmail-remote links no TLS library: tls_start has qmail-tls (client
+ * mode, lib/tlshelper) run the handshake on a connection whose server
+ * has just answered 220 to STARTTLS and check the server's certificate
+ * as the destination's policy (lib/tlspolicy) asks; then the
+ * connection's bufs read and write qmail-tls's plaintext socket, so the
+ * SMTP code goes on as before. Bytes the server sent before the handshake are thrown away:
  * nothing said in plaintext may count inside TLS. Only TLS 1.2 and 1.3
  * are spoken. control/clientcert.pem, when it exists, holds the
  * certificate (chain) and key presented to servers that ask for one.
@@ -40,7 +41,8 @@ int tls_start(struct conn *c, const struct tlspolicy *p, const char *const *name
               const struct ipaddr *ip, struct str *why);
 /* Appends "TLSv1.3 with cipher NAME" for an encrypted connection. */
 void tls_describe(const struct conn *c, struct str *out);
-/* Frees the session (if any); the socket is the caller's. */
+/* Ends the session (if any): qmail-tls sends close_notify and exits.
+ * The network socket is the caller's. */
 void tls_end(struct conn *c);
 
 #endif

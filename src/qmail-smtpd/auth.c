@@ -33,7 +33,7 @@ enum verdict { AUTH_OK, AUTH_REFUSED, AUTH_TEMP };
 
 int smtpd_auth_offered(const struct smtpd *s)
 {
-	return s->ssl && s->checkpw && !s->authuser.len;
+	return s->tls && s->checkpw && !s->authuser.len;
 }
 
 /* A user name for the log: printable bytes only, and not too many. */
@@ -267,7 +267,7 @@ void smtpd_auth(struct smtpd *s, const char *arg, size_t len)
 		out(s, "502 unimplemented (#5.5.1)\r\n");
 		return;
 	}
-	if (!s->ssl) {
+	if (!s->tls) {
 		out(s, "530 must issue STARTTLS first (#5.7.0)\r\n");
 		return;
 	}

@@ -1,6 +1,6 @@
 /* qmail-smtpd network I/O: fd 0 and fd 1 with a timeout on every read and
- * write (control/timeoutsmtpd), behind lib/buf's io functions so that a
- * TLS layer can replace them without touching the protocol code. */
+ * write (control/timeoutsmtpd). Once TLS runs, fds 0 and 1 are the
+ * plaintext side of qmail-tls (tls.c), and nothing here changes. */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -35,7 +35,6 @@ static ssize_t io_read(struct buf *b, char *data, size_t len)
 	struct smtpd *s = b->ctx;
 	ssize_t r;
 	out_flush(s);
-	if (s->ssl) return smtpd_tls_read(s, data, len);
 	if (smtpd_io_wait(b->fd, POLLIN, s->timeout) == -1) return -1;
 	do r = read(b->fd, data, len);
 	while (r == -1 && errno == EINTR);
@@ -46,7 +45,6 @@ static ssize_t io_write(struct buf *b, char *data, size_t len)
 {
 	struct smtpd *s = b->ctx;
 	ssize_t w;
-	if (s->ssl) return smtpd_tls_write(s, data, len);
 	if (smtpd_io_wait(b->fd, POLLOUT, s->timeout) == -1) return -1;
 	do w = write(b->fd, data, len);
 	while (w == -1 && errno == EINTR);
@@ -78,7 +76,6 @@ void out_die(struct smtpd *s, const char *text, int code)
 {
 	out(s, text);
 	out_flush(s);
-	smtpd_tls_close(s);
 	_exit(code);
 }
 

@@ -167,7 +167,7 @@ static void cmd_ehlo(struct smtpd *s, const char *arg, size_t len)
 	struct str size = STR_INIT;
 	greet(s, "250-");
 	out(s, "\r\n250-PIPELINING\r\n250-8BITMIME\r\n");
-	if (s->tls_offer && !s->ssl) out(s, "250-STARTTLS\r\n");
+	if (s->tls_offer && !s->tls) out(s, "250-STARTTLS\r\n");
 	if (smtpd_auth_offered(s)) out(s, "250-AUTH LOGIN PLAIN\r\n");
 	out(s, "250 SIZE ");
 	str_catulong(&size, s->databytes);
@@ -283,7 +283,7 @@ static void cmd_starttls(struct smtpd *s, const char *arg, size_t len)
 		out(s, "502 unimplemented (#5.5.1)\r\n");
 		return;
 	}
-	if (s->ssl) {
+	if (s->tls) {
 		out(s, "503 TLS already started (#5.5.1)\r\n");
 		return;
 	}
@@ -309,7 +309,6 @@ static void cmd_quit(struct smtpd *s, const char *arg, size_t len)
 	greet(s, "221 ");
 	out(s, "\r\n");
 	out_flush(s);
-	smtpd_tls_close(s);
 	_exit(0);
 }
 

@@ -47,7 +47,7 @@ struct smtpd {
 
 	/* TLS and AUTH (tls.c, auth.c) */
 	int tls_offer;                /* control/servercert.pem is there */
-	void *ssl;                    /* the OpenSSL session once TLS runs */
+	int tls;                      /* TLS runs (through qmail-tls) */
 	struct str tlsinfo;           /* "TLSv1.3 cipher NAME" for Received */
 	char **checkpw;               /* checkpassword command line, or NULL */
 	int authrequired;             /* $REQUIRE_AUTH: MAIL needs AUTH first */
@@ -78,15 +78,12 @@ void smtpd_data(struct smtpd *s);
 
 /* tls.c: whether control/servercert.pem can be read. */
 int smtpd_tls_configured(void);
-/* Starts TLS: for STARTTLS (starttls=1) answers 220 first, or 454 and
- * returns -1 when the certificate cannot be loaded. Bytes the client
- * sent before the handshake are discarded. A failed handshake ends the
- * session. 0 once TLS runs, with s->tlsinfo set. */
+/* Starts TLS through qmail-tls: for STARTTLS (starttls=1) answers 220
+ * first, or 454 and returns -1 when the certificate cannot be loaded.
+ * Bytes the client sent before the handshake are discarded. A failed
+ * handshake ends the session. 0 once TLS runs: fds 0 and 1 then carry
+ * the session in plain text, s->tls and s->tlsinfo are set. */
 int smtpd_tls_start(struct smtpd *s, int starttls);
-ssize_t smtpd_tls_read(struct smtpd *s, char *data, size_t len);
-ssize_t smtpd_tls_write(struct smtpd *s, const char *data, size_t len);
-/* Sends TLS's close_notify, when TLS runs, before the session ends. */
-void smtpd_tls_close(struct smtpd *s);
 
 /* auth.c: the AUTH command (RFC 4954: PLAIN and LOGIN, inside TLS only),
  * passwords checked by the checkpassword program in s->checkpw. */
