@@ -1,7 +1,10 @@
 /* qmail-qstat: counts the messages in the queue (qmail-qstat(8)).
  *
- * "messages in queue" counts queue/mess; "not yet preprocessed" counts
- * the todo/ markers of messages qmail-send has not taken in yet.
+ * "messages in queue" counts queue/mess. "Not yet preprocessed" are the
+ * messages qmail-send has not taken in: those without an info/ file
+ * (qmail-queue usually tells qmail-send through lock/trigger, with no
+ * file), or, when more, the todo/ markers qmail-queue leaves while
+ * qmail-send is not running.
  */
 #include <dirent.h>
 #include <unistd.h>
@@ -30,10 +33,12 @@ int main(void)
 	die_init("qmail-qstat");
 	if (chdir(AUTO_PREFIX "/" QUEUE_DIR) == -1) die_temp_sys("unable to chdir to the queue");
 	buf_init_write(&out, 1, space, sizeof space);
+	unsigned long mess = count("mess"), info = count("info"), todo = count("todo");
+	unsigned long fresh = mess > info ? mess - info : 0;
 	buf_puts(&out, "messages in queue: ");
-	buf_putulong(&out, count("mess"));
+	buf_putulong(&out, mess);
 	buf_puts(&out, "\nmessages in queue but not yet preprocessed: ");
-	buf_putulong(&out, count("todo"));
+	buf_putulong(&out, todo > fresh ? todo : fresh);
 	buf_puts(&out, "\n");
 	if (buf_flush(&out) == -1) die_temp_sys("unable to write output");
 	return 0;

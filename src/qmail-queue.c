@@ -172,6 +172,28 @@ static void read_envelope(struct str *env)
 	if (!queue_envelope_valid(env->s, env->len)) quit(EX_ENVELOPE);
 }
 
+/* The message's ID, as a line "ID\n" in lock/trigger, which qmail-send
+ * reads: the usual way to tell it about a new message, with no file to
+ * create here and remove there. One write of at most PIPE_BUF bytes is
+ * all or nothing. -1 when qmail-send is not reading (not running, or its
+ * FIFO is full): then the todo/ marker below does the job. */
+static int hint(unsigned long id)
+{
+	char line[24];
+	size_t n = sizeof line;
+	int fd;
+	ssize_t w;
+	line[--n] = '\n';
+	do line[--n] = (char)('0' + id % 10);
+	while ((id /= 10) != 0 && n > 0);
+	fd = open("lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) return -1;
+	w = write(fd, line + n, sizeof line - n);
+	close(fd);
+	return w == (ssize_t)(sizeof line - n) ? 0 : -1;
+}
+
+/* The old way to wake qmail-send (a byte; it then reads todo/). */
 static void trigger(void)
 {
 	int fd = open("lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -275,13 +297,13 @@ int main(void)
 		quit(EX_WRITE);
 	}
 
-	/* Tell qmail-send. The todo/ marker is a hint, not data: if it is
-	 * lost, qmail-send finds the message when it scans mess/. */
-	queue_path(&todo, "todo", (unsigned long)st.st_ino);
-	{
+	/* Tell qmail-send. The hint is not data: if it is lost, qmail-send
+	 * finds the message when it scans mess/. */
+	if (hint((unsigned long)st.st_ino) == -1) {
+		queue_path(&todo, "todo", (unsigned long)st.st_ino);
 		int fd = open(str_cstr(&todo), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 		if (fd != -1) close(fd);
+		trigger();
 	}
-	trigger();
 	_exit(0);
 }

@@ -473,9 +473,10 @@ static void finished_msg(unsigned long id, int ok)
 	say("end msg ", str_cstr(&num));
 	if (m) msgs_forget(m);
 	/* A new message may already have this ID (the inode was free once
-	 * mess/ID was gone); its todo/ hint was skipped while the old one
-	 * was known, so look again. */
-	msgs_todo_wanted();
+	 * mess/ID was gone); its hint was put aside while the old one was
+	 * known, so look again. */
+	msgs_todo_after_finish();
+	msgs_hints_retry();
 	str_free(&fn);
 	str_free(&num);
 }

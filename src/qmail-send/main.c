@@ -155,10 +155,42 @@ static int lock_queue(void)
 	return fcntl(fd, F_SETLK, &fl);
 }
 
+/* Reads lock/trigger: "ID\n" lines from qmail-queue become hints; any
+ * other byte (qmail's NUL, a line that is not a number) means "look in
+ * todo/". Lines may arrive split across reads. */
+static void read_trigger(int fd)
+{
+	static char digits[20];
+	static size_t ndigits;
+	static int junk;
+	char buf[4096];
+	ssize_t r;
+	while (!msgs_hints_full() && (r = read(fd, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < r; ++i) {
+			char c = buf[i];
+			if (c >= '0' && c <= '9' && !junk && ndigits < 19) {
+				digits[ndigits++] = c;
+				continue;
+			}
+			if (c == '\n' && !junk && ndigits) {
+				unsigned long id = 0;
+				for (size_t k = 0; k < ndigits; ++k) id = id * 10 + (unsigned long)(digits[k] - '0');
+				msgs_hint(id);
+				ndigits = 0;
+				continue;
+			}
+			msgs_todo_wanted();
+			ndigits = 0;
+			junk = c != '\n' && c != '\0'; /* skip the rest of a bad line */
+		}
+	}
+}
+
 static int wait_ms(void)
 {
 	unsigned long wake = 0;
-	if (msgs_todo_busy()) return 0;
+	if (!exiting && (msgs_todo_busy() || msgs_hints_busy())) return 0;
+	if (!exiting) wake = msgs_hints_wakeup();
 	for (int c = 0; c < CHANNELS; ++c) {
 		unsigned long w = msgs_wakeup(c);
 		if (w && deliver_slots_free(c) && !exiting && (!wake || w < wake)) wake = w;
@@ -230,8 +262,11 @@ int main(void)
 			log_flush();
 			return 0;
 		}
-		while (read(trigger, junk, sizeof junk) > 0) msgs_todo_wanted();
-		if (!exiting) msgs_todo_step(TODO_BATCH);
+		read_trigger(trigger);
+		if (!exiting) {
+			msgs_hints_step(TODO_BATCH);
+			msgs_todo_step(TODO_BATCH);
+		}
 		deliver_dispatch();
 		bounce_retry_due();
 		if (now - last_sweep > 1200) {
@@ -241,7 +276,8 @@ int main(void)
 		}
 		log_flush();
 
-		p[0] = (struct pollfd){trigger, POLLIN, 0};
+		/* a full hint list is taken in first; the FIFO waits */
+		p[0] = (struct pollfd){trigger, msgs_hints_full() ? 0 : POLLIN, 0};
 		p[1] = (struct pollfd){selfpipe[0], POLLIN, 0};
 		p[2] = (struct pollfd){deliver_fd(CH_LOCAL), POLLIN, 0};
 		p[3] = (struct pollfd){deliver_fd(CH_REMOTE), POLLIN, 0};

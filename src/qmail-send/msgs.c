@@ -470,8 +470,15 @@ void msgs_rescan(void)
 
 static DIR *todo_dir;
 static int todo_wanted;
+static int todo_skipped; /* a todo/ hint waits for an old message to go */
 
 void msgs_todo_wanted(void) { todo_wanted = 1; }
+
+void msgs_todo_after_finish(void)
+{
+	if (todo_skipped) todo_wanted = 1;
+	todo_skipped = 0;
+}
 int msgs_todo_busy(void) { return todo_dir != 0 || todo_wanted; }
 
 int msgs_todo_step(unsigned max)
@@ -497,11 +504,75 @@ int msgs_todo_step(unsigned max)
 		if (!numeric(e->d_name, &id)) continue;
 		if (msgs_find(id)) {
 			struct msg *m = msgs_find(id);
-			if (!m->marker && !m->finishing && still_same(m)) clean_request('t', m);
+			if (!still_same(m)) todo_skipped = 1; /* a new message with an old ID */
+			else if (!m->marker && !m->finishing) clean_request('t', m);
 			continue;
 		}
 		if (take_in(id, 1) == -1) todo_wanted = 1;
 		++done;
 	}
+	return (int)done;
+}
+
+/* ---- hints: "ID\n" lines qmail-queue writes into lock/trigger
+ *
+ * The usual way a new message arrives; todo/ markers are the fallback
+ * when qmail-send is not reading. A hint is not trusted beyond naming a
+ * file to look at (lock/trigger is writable by everybody): take_in reads
+ * mess/ID as it would for a todo/ marker. A hint whose ID belongs to a
+ * message still known here (a new message got a finished one's inode)
+ * waits in "later" until that message is forgotten. */
+
+#define HINTS_MAX 10000 /* beyond this, the FIFO is left unread */
+
+static unsigned long *hints, *later;
+static size_t hints_head, hints_len, hints_cap, later_len, later_cap;
+static int later_due;
+static time_t later_at;
+
+static void push(unsigned long **a, size_t *len, size_t *cap, unsigned long id)
+{
+	if (*len == *cap) {
+		size_t n = *cap ? *cap * 2 : 64;
+		unsigned long *b = realloc(*a, n * sizeof *b);
+		if (!b) die_nomem();
+		*a = b;
+		*cap = n;
+	}
+	(*a)[(*len)++] = id;
+}
+
+static void put_later(unsigned long id)
+{
+	if (!later_len) later_at = now + 5;
+	push(&later, &later_len, &later_cap, id);
+}
+
+void msgs_hint(unsigned long id) { push(&hints, &hints_len, &hints_cap, id); }
+int msgs_hints_full(void) { return hints_len - hints_head >= HINTS_MAX; }
+int msgs_hints_busy(void) { return hints_head < hints_len; }
+void msgs_hints_retry(void) { later_due = 1; }
+
+unsigned long msgs_hints_wakeup(void) { return later_len ? (unsigned long)later_at : 0; }
+
+int msgs_hints_step(unsigned max)
+{
+	unsigned done = 0;
+	if (later_len && (later_due || now >= later_at)) {
+		for (size_t i = 0; i < later_len; ++i) msgs_hint(later[i]);
+		later_len = 0;
+	}
+	later_due = 0;
+	while (done < max && hints_head < hints_len) {
+		unsigned long id = hints[hints_head++];
+		struct msg *m = msgs_find(id);
+		if (m) {
+			if (!still_same(m)) put_later(id);
+			continue; /* otherwise known already: a second hint */
+		}
+		if (take_in(id, 0) == -1) put_later(id);
+		++done;
+	}
+	if (hints_head == hints_len) hints_head = hints_len = 0;
 	return (int)done;
 }

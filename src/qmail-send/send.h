@@ -68,6 +68,13 @@ void msgs_rescan(void);
 void msgs_todo_wanted(void);
 int msgs_todo_step(unsigned max);          /* takes in up to max new messages */
 int msgs_todo_busy(void);
+void msgs_todo_after_finish(void);         /* a finished message freed an ID */
+void msgs_hint(unsigned long id);          /* an ID read from lock/trigger */
+int msgs_hints_step(unsigned max);         /* takes in up to max hinted messages */
+int msgs_hints_busy(void);
+int msgs_hints_full(void);                 /* stop reading lock/trigger */
+void msgs_hints_retry(void);               /* a message was forgotten */
+unsigned long msgs_hints_wakeup(void);     /* when waiting hints are due, 0 none */
 unsigned long msgs_count(void);
 int msgs_write_header(int fd, const struct msg *m);
 void msgs_info_name(struct str *fn, unsigned long id);
