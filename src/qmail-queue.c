@@ -175,8 +175,10 @@ static void read_envelope(struct str *env)
 /* The message's ID, as a line "ID\n" in lock/trigger, which qmail-send
  * reads: the usual way to tell it about a new message, with no file to
  * create here and remove there. One write of at most PIPE_BUF bytes is
- * all or nothing. -1 when qmail-send is not reading (not running, or its
- * FIFO is full): then the todo/ marker below does the job. */
+ * all or nothing; it starts with a line end of its own, so that a half
+ * line somebody else left in the FIFO (it is writable by everybody)
+ * cannot run into our ID. -1 when qmail-send is not reading (not running,
+ * or its FIFO is full): then the todo/ marker below does the job. */
 static int hint(unsigned long id)
 {
 	char line[24];
@@ -185,7 +187,8 @@ static int hint(unsigned long id)
 	ssize_t w;
 	line[--n] = '\n';
 	do line[--n] = (char)('0' + id % 10);
-	while ((id /= 10) != 0 && n > 0);
+	while ((id /= 10) != 0 && n > 1);
+	line[--n] = '\n';
 	fd = open("lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) return -1;
 	w = write(fd, line + n, sizeof line - n);

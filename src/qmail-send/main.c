@@ -155,9 +155,10 @@ static int lock_queue(void)
 	return fcntl(fd, F_SETLK, &fl);
 }
 
-/* Reads lock/trigger: "ID\n" lines from qmail-queue become hints; any
- * other byte (qmail's NUL, a line that is not a number) means "look in
- * todo/". Lines may arrive split across reads. */
+/* Reads lock/trigger: "ID\n" lines from qmail-queue become hints (it
+ * writes "\nID\n": empty lines are nothing); any other byte (qmail's
+ * NUL, a line that is not a number) means "look in todo/". Lines may
+ * arrive split across reads. */
 static void read_trigger(int fd)
 {
 	static char digits[20];
@@ -179,6 +180,7 @@ static void read_trigger(int fd)
 				ndigits = 0;
 				continue;
 			}
+			if (c == '\n' && !junk) continue; /* an empty line */
 			msgs_todo_wanted();
 			ndigits = 0;
 			junk = c != '\n' && c != '\0'; /* skip the rest of a bad line */

@@ -235,6 +235,32 @@ def test_unusable_certificate_gives_454_and_plain_text_goes_on(setup):
         setup["log"].read_text()[len(before):]
 
 
+def test_missing_tls_helper_gives_454_and_plain_text_goes_on(setup):
+    """TLS is spoken by qmail-tls (qmail-tls(8)); without it STARTTLS is
+    refused as for a broken certificate, and the session goes on."""
+    helper = setup["root"] / "bin" / "qmail-tls"
+    aside = helper.with_name("qmail-tls.aside")
+    before = setup["log"].read_text()
+    helper.rename(aside)
+    try:
+        with smtplib.SMTP("127.0.0.1", setup["port"], timeout=30) as s:
+            s.ehlo("client.test")
+            assert s.docmd("STARTTLS")[0] == 454
+            assert s.docmd("MAIL FROM:<a@client.test>")[0] == 250
+    finally:
+        aside.rename(helper)
+    assert "TLS is not available: unable to run qmail-tls" in setup["log"].read_text()[len(before):]
+
+
+def test_tls_helper_run_by_hand_explains_itself(setup):
+    r = subprocess.run([str(setup["root"] / "bin" / "qmail-tls"), "server", "60"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert r.returncode == 100
+    assert b"qmail-tls: fatal: fd 3 is not open" in r.stderr
+    r = subprocess.run([str(setup["root"] / "bin" / "qmail-tls")], capture_output=True, timeout=30)
+    assert r.returncode == 100 and b"usage: qmail-tls server|client TIMEOUT" in r.stderr
+
+
 def test_handshake_timeout_ends_the_session(setup):
     root = setup["root"]
     (root / "control" / "timeoutsmtpd").write_text("2\n")
