@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include "ctl.h"
 #include "die.h"
+#include "fdwait.h"
 
 #define T_A     1
 #define T_CNAME 5
@@ -250,37 +250,6 @@ static int matches(const unsigned char *a, size_t alen, const struct str *q)
 	return mem_equal_nocase((const char *)a + 12, q->s + 12, qend - 12);
 }
 
-static long ms_left(const struct timespec *deadline)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	          (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : ms;
-}
-
-static void deadline_in(struct timespec *d, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, d);
-	d->tv_sec += ms / 1000;
-	d->tv_nsec += (ms % 1000) * 1000000;
-	if (d->tv_nsec >= 1000000000) {
-		d->tv_sec += 1;
-		d->tv_nsec -= 1000000000;
-	}
-}
-
-static int wait_fd(int fd, short ev, const struct timespec *deadline)
-{
-	struct pollfd p = {fd, ev, 0};
-	for (;;) {
-		int r = poll(&p, 1, (int)ms_left(deadline));
-		if (r > 0) return 0;
-		if (r == 0) return -1;
-		if (errno != EINTR) return -1;
-	}
-}
-
 static unsigned char packet[65536];
 
 /* 1 answer in ans, 0 no answer from this server. *truncated set on TC. */
@@ -294,8 +263,8 @@ static int ask_udp(const struct server *srv, const struct str *q, struct str *an
 		close(fd);
 		return 0;
 	}
-	deadline_in(&deadline, UDP_TIMEOUT_MS);
-	while (wait_fd(fd, POLLIN, &deadline) == 0) {
+	fdwait_deadline(&deadline, UDP_TIMEOUT_MS);
+	while (fdwait_until(fd, 0, &deadline) == FDWAIT_READY) {
 		ssize_t r = recv(fd, packet, sizeof packet, 0);
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EINTR) continue;
@@ -315,7 +284,7 @@ static int io_all(int fd, char *p, size_t n, int writing, const struct timespec 
 {
 	while (n) {
 		ssize_t r;
-		if (wait_fd(fd, writing ? POLLOUT : POLLIN, deadline) == -1) return -1;
+		if (fdwait_until(fd, writing, deadline) != FDWAIT_READY) return -1;
 		r = writing ? write(fd, p, n) : read(fd, p, n);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
 		if (r <= 0) return -1;
@@ -334,10 +303,10 @@ static int ask_tcp(const struct server *srv, const struct str *q, struct str *an
 	struct str out = STR_INIT;
 	int fd = socket(srv->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1) return 0;
-	deadline_in(&deadline, TCP_TIMEOUT_MS);
+	fdwait_deadline(&deadline, TCP_TIMEOUT_MS);
 	if (connect(fd, (const struct sockaddr *)&srv->sa, srv->len) == -1 && errno != EINPROGRESS)
 		goto done;
-	if (wait_fd(fd, POLLOUT, &deadline) == -1) goto done;
+	if (fdwait_until(fd, 1, &deadline) != FDWAIT_READY) goto done;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1 || err) goto done;
 	str_catc(&out, (char)(q->len >> 8));
 	str_catc(&out, (char)q->len);

@@ -3,34 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits until fd is ready for events or the deadline passes: 1 ready, 0 not. */
-static int wait_for(int fd, short events, long deadline)
-{
-	struct pollfd p = {fd, events, 0};
-	for (;;) {
-		long left = deadline - now_ms();
-		int r;
-		if (left <= 0) return 0;
-		r = poll(&p, 1, (int)left);
-		if (r > 0) return 1;
-		if (r == 0) return 0;
-		if (errno != EINTR) return 0;
-	}
-}
+#include "fdwait.h"
 
 static int down(struct str *why, const char *text, int fd)
 {
@@ -45,9 +24,10 @@ int rcptd_ask(const char *addr, size_t len, struct str *why)
 	struct str req = STR_INIT;
 	char ans[RCPTD_ANSWER_MAX];
 	size_t got = 0, off = 0;
-	long deadline = now_ms() + RCPTD_TIMEOUT_MS;
+	struct timespec deadline;
 	int fd;
 
+	fdwait_deadline(&deadline, RCPTD_TIMEOUT_MS);
 	why->len = 0;
 	if (len > RCPTD_REQUEST_MAX || mem_chr(addr, len, 0) < len)
 		return down(why, "address too long to check", -1);
@@ -63,7 +43,8 @@ int rcptd_ask(const char *addr, size_t len, struct str *why)
 		}
 		/* EAGAIN: the listen queue is full, the checker is swamped */
 		if (errno != EINPROGRESS) return down(why, strerror(errno), fd);
-		if (!wait_for(fd, POLLOUT, deadline)) return down(why, "timed out connecting", fd);
+		if (fdwait_until(fd, 1, &deadline) != FDWAIT_READY)
+			return down(why, "timed out connecting", fd);
 	}
 	str_copyb(&req, addr, len);
 	str_catc(&req, 0);
@@ -73,7 +54,8 @@ int rcptd_ask(const char *addr, size_t len, struct str *why)
 			off += (size_t)w;
 			continue;
 		}
-		if (w < 0 && (errno == EAGAIN || errno == EINTR) && wait_for(fd, POLLOUT, deadline))
+		if (w < 0 && (errno == EAGAIN || errno == EINTR) &&
+		    fdwait_until(fd, 1, &deadline) == FDWAIT_READY)
 			continue;
 		str_free(&req);
 		return down(why, "unable to send the request", fd);
@@ -89,8 +71,12 @@ int rcptd_ask(const char *addr, size_t len, struct str *why)
 			continue;
 		}
 		if (r == 0) return down(why, "connection closed without an answer", fd);
-		if ((errno == EAGAIN || errno == EINTR) && wait_for(fd, POLLIN, deadline)) continue;
-		return down(why, errno == EAGAIN ? "timed out waiting for the answer" : strerror(errno), fd);
+		if ((errno == EAGAIN || errno == EINTR) &&
+		    fdwait_until(fd, 0, &deadline) == FDWAIT_READY)
+			continue;
+		if (errno == EAGAIN || errno == ETIMEDOUT)
+			return down(why, "timed out waiting for the answer", fd);
+		return down(why, strerror(errno), fd);
 	}
 	close(fd);
 	got = mem_chr(ans, got, '\n');

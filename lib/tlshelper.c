@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "auto.h"
+#include "fdwait.h"
 
 #define LINE_MAX_LEN 1024
 
@@ -52,37 +52,15 @@ int tlshelper_start(struct tlshelper *h, int netin, int netout, char *argv[])
 	return 0;
 }
 
-static long ms_left(const struct timespec *start, unsigned timeout)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)timeout * 1000 - ((now.tv_sec - start->tv_sec) * 1000 +
-	                               (now.tv_nsec - start->tv_nsec) / 1000000);
-}
-
 int tlshelper_status(struct tlshelper *h, struct str *line, unsigned timeout)
 {
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	struct timespec deadline;
+	fdwait_deadline(&deadline, (unsigned long)timeout * 1000);
 	line->len = 0;
 	for (;;) {
-		struct pollfd p = {h->fd, POLLIN, 0};
-		long left = ms_left(&start, timeout);
 		char c;
 		ssize_t r;
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		r = poll(&p, 1, (int)left);
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (r == -1) {
-			if (errno == EINTR) continue;
-			return -1;
-		}
+		if (fdwait_until(h->fd, 0, &deadline) != FDWAIT_READY) return -1;
 		r = read(h->fd, &c, 1);
 		if (r == -1 && (errno == EINTR || errno == EAGAIN)) continue;
 		if (r == -1) return -1;

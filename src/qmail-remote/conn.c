@@ -3,43 +3,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "fdwait.h"
 #include "tls.h"
-
-int conn_wait(int fd, short ev, unsigned seconds)
-{
-	struct pollfd p = {fd, ev, 0};
-	struct timespec start, now;
-	long left = (long)seconds * 1000;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		int r = poll(&p, 1, (int)left);
-		if (r > 0) return 0;
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (errno != EINTR) return -1;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = (long)seconds * 1000 - ((now.tv_sec - start.tv_sec) * 1000 +
-		                               (now.tv_nsec - start.tv_nsec) / 1000000);
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-	}
-}
 
 static ssize_t conn_read(struct buf *b, char *data, size_t len)
 {
 	const struct conn *c = b->ctx;
 	for (;;) {
 		ssize_t r;
-		if (conn_wait(b->fd, POLLIN, c->timeout) == -1) return -1;
+		if (fdwait_read(b->fd, c->timeout) != FDWAIT_READY) return -1;
 		r = read(b->fd, data, len);
 		if (r >= 0) return r;
 		if (errno != EINTR && errno != EAGAIN) return -1;
@@ -51,7 +26,7 @@ static ssize_t conn_write(struct buf *b, char *data, size_t len)
 	const struct conn *c = b->ctx;
 	for (;;) {
 		ssize_t w;
-		if (conn_wait(b->fd, POLLOUT, c->timeout) == -1) return -1;
+		if (fdwait_write(b->fd, c->timeout) != FDWAIT_READY) return -1;
 		w = write(b->fd, data, len);
 		if (w >= 0) return w;
 		if (errno != EINTR && errno != EAGAIN) return -1;
@@ -69,7 +44,7 @@ int conn_open(struct conn *c, const struct ipaddr *ip, unsigned port, unsigned t
 	if (fd == -1) return -1;
 	if (connect(fd, (struct sockaddr *)&sa, salen) == -1) {
 		if (errno != EINPROGRESS) goto fail;
-		if (conn_wait(fd, POLLOUT, timeoutconnect) == -1) goto fail;
+		if (fdwait_write(fd, timeoutconnect) != FDWAIT_READY) goto fail;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1) goto fail;
 		if (err) {
 			errno = err;

@@ -26,8 +26,5 @@ struct conn {
 int conn_open(struct conn *c, const struct ipaddr *ip, unsigned port, unsigned timeoutconnect,
               unsigned timeout);
 void conn_close(struct conn *c);
-/* Waits until fd is ready for ev (POLLIN, POLLOUT), at most seconds:
- * 0, or -1 with errno (ETIMEDOUT when the wait ran out). */
-int conn_wait(int fd, short ev, unsigned seconds);
 
 #endif

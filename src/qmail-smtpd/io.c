@@ -2,31 +2,14 @@
  * write (control/timeoutsmtpd). Once TLS runs, fds 0 and 1 are the
  * plaintext side of qmail-tls (tls.c), and nothing here changes. */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fdwait.h"
 #include "smtpd.h"
 
 static char inspace[16384];
 static char outspace[4096];
-
-int smtpd_io_wait(int fd, short events, unsigned long timeout)
-{
-	struct pollfd p;
-	int ms = timeout > 86400 ? 86400 * 1000 : (int)(timeout * 1000);
-	p.fd = fd;
-	p.events = events;
-	for (;;) {
-		int r = poll(&p, 1, ms);
-		if (r > 0) return 0;
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (errno != EINTR) return -1;
-	}
-}
 
 /* Before waiting for the client, everything we owe it goes out: that is
  * what makes PIPELINING work with one packet of replies per batch. */
@@ -35,7 +18,7 @@ static ssize_t io_read(struct buf *b, char *data, size_t len)
 	struct smtpd *s = b->ctx;
 	ssize_t r;
 	out_flush(s);
-	if (smtpd_io_wait(b->fd, POLLIN, s->timeout) == -1) return -1;
+	if (fdwait_read(b->fd, s->timeout) != FDWAIT_READY) return -1;
 	do r = read(b->fd, data, len);
 	while (r == -1 && errno == EINTR);
 	return r;
@@ -45,7 +28,7 @@ static ssize_t io_write(struct buf *b, char *data, size_t len)
 {
 	struct smtpd *s = b->ctx;
 	ssize_t w;
-	if (smtpd_io_wait(b->fd, POLLOUT, s->timeout) == -1) return -1;
+	if (fdwait_write(b->fd, s->timeout) != FDWAIT_READY) return -1;
 	do w = write(b->fd, data, len);
 	while (w == -1 && errno == EINTR);
 	return w;

@@ -57,8 +57,6 @@ struct smtpd {
 
 /* io.c: reads and writes with the session timeout. */
 void smtpd_io_init(struct smtpd *s);
-/* Waits until fd is ready for events: 0, or -1 with errno (ETIMEDOUT). */
-int smtpd_io_wait(int fd, short events, unsigned long timeout);
 /* Replies to the client. Output is buffered until the next read would
  * block, so pipelined replies leave together. */
 void out(struct smtpd *s, const char *text);

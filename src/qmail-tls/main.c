@@ -42,6 +42,7 @@
 #include <openssl/err.h>
 
 #include "die.h"
+#include "fdwait.h"
 #include "str.h"
 #include "qmail-tls.h"
 
@@ -74,30 +75,13 @@ void cat_ssl_error(struct str *why, const char *fallback)
 	ERR_clear_error();
 }
 
-/* Waits until fd is ready for ev, at most timeout seconds: 0, or -1
- * with errno (ETIMEDOUT). */
-static int wait_fd(int fd, short ev)
-{
-	struct pollfd p = {fd, ev, 0};
-	int ms = timeout > 86400 ? 86400 * 1000 : (int)timeout * 1000;
-	for (;;) {
-		int r = poll(&p, 1, ms);
-		if (r > 0) return 0;
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (errno != EINTR) return -1;
-	}
-}
-
 /* Waits for what OpenSSL asked for after ret: 1 to retry, 0 at the
  * peer's close_notify, -1 on failure (errno set). */
 static int ssl_wait(SSL *ssl, int ret)
 {
 	switch (SSL_get_error(ssl, ret)) {
-	case SSL_ERROR_WANT_READ: return wait_fd(NET_IN, POLLIN) == -1 ? -1 : 1;
-	case SSL_ERROR_WANT_WRITE: return wait_fd(NET_OUT, POLLOUT) == -1 ? -1 : 1;
+	case SSL_ERROR_WANT_READ: return fdwait_read(NET_IN, timeout) == FDWAIT_READY ? 1 : -1;
+	case SSL_ERROR_WANT_WRITE: return fdwait_write(NET_OUT, timeout) == FDWAIT_READY ? 1 : -1;
 	case SSL_ERROR_ZERO_RETURN: return 0;
 	case SSL_ERROR_SYSCALL:
 		if (errno == EINTR) return 1;
@@ -178,7 +162,8 @@ static int write_all(int fd, const char *data, size_t len)
 			continue;
 		}
 		if (w == -1 && errno == EINTR) continue;
-		if (w == -1 && errno == EAGAIN && wait_fd(fd, POLLOUT) == 0) continue;
+		if (w == -1 && errno == EAGAIN && fdwait_write(fd, timeout) == FDWAIT_READY)
+			continue;
 		return -1;
 	}
 	return 0;
@@ -227,7 +212,7 @@ static _Noreturn void relay(SSL *ssl)
 				}
 				if (SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ) break;
 				if (SSL_get_error(ssl, r) == SSL_ERROR_WANT_WRITE &&
-				    wait_fd(NET_OUT, POLLOUT) == 0)
+				    fdwait_write(NET_OUT, timeout) == FDWAIT_READY)
 					continue;
 				/* close_notify, EOF or a broken stream: the caller
 				 * reads an end of input, and decides. */
