@@ -2,8 +2,9 @@
  *
  * For each message: its birth (GMT), its number (the queue file's inode),
  * its size, the envelope sender, and "bouncing" when failure reports wait
- * to be sent; then one line per recipient, "done" first when it needs no
- * more delivery. A message qmail-send has not yet taken in is listed from
+ * to be sent; then one line per recipient, local ones first, "  done"
+ * first when it needs no more delivery (qmail's layout, byte for byte;
+ * unprintable bytes show as '_'). A message qmail-send has not yet taken in is listed from
  * its envelope, recipients marked "todo". Reads the queue only: it needs
  * the rights of qmails (or root) in a system install.
  */
@@ -42,12 +43,29 @@ static int read_all(const char *fn, struct str *s)
 	return 0;
 }
 
+/* As qmail's qmail-qread: every byte outside printable ASCII shows as '_'. */
 static void put_safe(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; ++i) {
 		char c = s[i];
-		if ((unsigned char)c < 32 || c == 127) c = '?';
+		if ((unsigned char)c < 32 || (unsigned char)c > 126) c = '_';
 		buf_put(&out, &c, 1);
+	}
+}
+
+/* One channel's recipients, as qmail prints them: "\tlocal\taddr" while
+ * delivery is pending, "  done\tlocal\taddr" once it is finished. */
+static void show_channel(const struct str *recips, char channel)
+{
+	for (size_t i = 0; i < recips->len;) {
+		size_t n = mem_chr(recips->s + i, recips->len - i, 0);
+		if (n >= 2 && recips->s[i + 1] == channel) {
+			if (recips->s[i] != QUEUE_TODO) buf_puts(&out, "  done");
+			buf_puts(&out, channel == 'L' ? "\tlocal\t" : "\tremote\t");
+			put_safe(recips->s + i + 2, n - 2);
+			buf_puts(&out, "\n");
+		}
+		i += n + 1;
 	}
 }
 
@@ -82,21 +100,15 @@ static void show(unsigned long id)
 	str_cats(&line, "  ");
 	str_catulong(&line, h.msglen);
 	str_cats(&line, "  <");
-	buf_putstr(&out, &line);
+	put_safe(line.s, line.len);
 	put_safe(env.s + 1, mem_chr(env.s, env.len, 0) - 1);
 	buf_puts(&out, "> ");
-	if (stat(str_cstr(&fn), &st) == 0) buf_puts(&out, "bouncing");
+	if (stat(str_cstr(&fn), &st) == 0) buf_puts(&out, " bouncing");
 	buf_puts(&out, "\n");
 	if (have_info) {
-		for (i = 0; i < qi.recips.len;) {
-			size_t n = mem_chr(qi.recips.s + i, qi.recips.len - i, 0);
-			buf_puts(&out, "\t");
-			if (qi.recips.s[i] != QUEUE_TODO) buf_puts(&out, "done\t");
-			buf_puts(&out, qi.recips.s[i + 1] == 'L' ? "local\t" : "remote\t");
-			put_safe(qi.recips.s + i + 2, n - 2);
-			buf_puts(&out, "\n");
-			i += n + 1;
-		}
+		/* local recipients first, then remote ones, as qmail lists them */
+		show_channel(&qi.recips, 'L');
+		show_channel(&qi.recips, 'R');
 	} else {
 		for (i = mem_chr(env.s, env.len, 0) + 1; i < env.len;) {
 			size_t n = mem_chr(env.s + i, env.len - i, 0);

@@ -33,7 +33,8 @@ def test_qstat_and_qread(tmp_path_factory):
         assert r.stdout == (b"messages in queue: 2\n"
                             b"messages in queue but not yet preprocessed: 0\n")
         out = run([bin_path("qmail-qread", qi.root)]).stdout.decode()
-        assert "\tremote\tfar@remote.example\n\tdone\tlocal\tjoe@test.example\n" in out, out
+        # qmail's layout: local recipients first, finished ones marked "  done"
+        assert "  done\tlocal\tjoe@test.example\n\tremote\tfar@remote.example\n" in out, out
         assert "\tremote\tother@remote.example\n" in out
     finally:
         qi.stop()
