@@ -48,17 +48,14 @@ void addr_quote(struct str *out, const char *addr, size_t len)
 int addr_forwardable(const char *addr, size_t len)
 {
 	size_t at = addr_at(addr, len);
-	const char *dom;
-	size_t dlen;
-	if (at == len || at == 0 || at + 1 == len) return 0;
+	if (len == 0 || at == 0 || at + 1 == len) return 0;
 	for (size_t i = 0; i < len; ++i) {
 		unsigned char c = (unsigned char)addr[i];
 		if (c <= 32 || c == 127 || c == '<' || c == '>' || c == '(' || c == ')') return 0;
 	}
-	dom = addr + at + 1;
-	dlen = len - at - 1;
-	if (dom[0] == '[') return dom[dlen - 1] == ']';
-	if (mem_chr(dom, dlen, '.') == dlen) return 0;
-	if (dom[0] == '.' || dom[dlen - 1] == '.') return 0;
+	/* A bare user or a domain without dots is a real address that qmail
+	 * forwards as it is: qmail-send adds envnoathost to the first and
+	 * routes the second through locals, virtualdomains or smtproutes. */
+	if (at < len && addr[at + 1] == '[') return addr[len - 1] == ']';
 	return 1;
 }

@@ -16,9 +16,10 @@
 void addr_quote(struct str *out, const char *addr, size_t len);
 /* Index of the last '@', or len when there is none. */
 size_t addr_at(const char *addr, size_t len);
-/* 1 when addr is a usable forwarding target: local@domain with a
- * non-empty local part, a domain with a dot (or an address literal),
- * and no white space, angle brackets, parentheses or control bytes. */
+/* 1 when addr is a usable forwarding target: a user, or local@domain
+ * with non-empty parts (an address literal closed by ']'), and no white
+ * space, angle brackets, parentheses or control bytes. As in qmail, the
+ * domain need not have a dot ("joe@localhost"). */
 int addr_forwardable(const char *addr, size_t len);
 
 #endif

@@ -35,3 +35,37 @@ def test_qread_layout_bouncing_and_unprintable_sender(qi):
                 p.unlink()
     assert re.search(r"^\d+ \w{3} \d{4} \d\d:\d\d:\d\d GMT  #%s  \d+  "
                      r"<caf__@example\.org>  bouncing\n" % ids[0], out, re.M), out
+
+
+def _local(tmp_path, dotqmail, message=b"Subject: t\n\nbody\n", flags=()):
+    """Runs qmail-local for joe@example.com in a fresh home with a
+    capturing queue program; returns (result, envelope bytes or None)."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    (home / ".qmail").write_text(dotqmail)
+    (home / ".qmail").chmod(0o644)
+    cap = tmp_path / "cap"
+    queue = tmp_path / "qq"
+    queue.write_text(f"#!/bin/sh\ncat > {cap}.msg\ncat 0<&1 > {cap}.env\n")
+    queue.chmod(0o755)
+    msg = tmp_path / "msg"
+    msg.write_bytes(message)
+    with open(msg, "rb") as f:
+        r = run([bin_path("qmail-local"), *flags, "joe", str(home), "joe", "", "", "example.com",
+                 "sender@example.org", "./Mailbox"], input=None, stdin=f,
+                env={"QMAILQUEUE": str(queue)})
+    env = tmp_path / "cap.env"
+    return r, env.read_bytes() if env.exists() else None
+
+
+@pytest.mark.parametrize("line,recip", [("&me@localhost", b"me@localhost"),
+                                        ("bob@intranet", b"bob@intranet"),
+                                        ("&bob", b"bob")])
+def test_local_forwards_to_dotless_domains_and_bare_users(tmp_path, line, recip):
+    """dot-qmail(5): a forward line is passed to qmail-queue as it is; a
+    domain without dots (or no domain, which qmail-send qualifies with
+    envnoathost) is a real address that qmail forwards."""
+    r, env = _local(tmp_path, line + "\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(b"did 0+1+0\nqp ")
+    assert env == b"Fsender@example.org\0T" + recip + b"\0\0"

@@ -65,9 +65,11 @@ END_TEST
 
 START_TEST(forwardable_addresses)
 {
-	const char *good[] = {"me@new.job.com", "a-b+c@x.y", "u@[127.0.0.1]"};
-	const char *bad[] = {"me@new", "", " me@new.job.com", "me@new.job.com (New Address)",
-	                     "<me@new.job.com>", "me", "@x.y", "me@"};
+	/* as in qmail, a bare user or a dotless domain is forwarded as it is */
+	const char *good[] = {"me@new.job.com", "a-b+c@x.y", "u@[127.0.0.1]", "me@new",
+	                      "me@localhost", "me"};
+	const char *bad[] = {"", " me@new.job.com", "me@new.job.com (New Address)",
+	                     "<me@new.job.com>", "@x.y", "me@", "u@[127.0.0.1"};
 	for (size_t i = 0; i < sizeof good / sizeof *good; ++i)
 		ck_assert_msg(addr_forwardable(good[i], strlen(good[i])), "%s", good[i]);
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i)
