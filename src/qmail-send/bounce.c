@@ -422,7 +422,7 @@ static void clean_pump(void)
 		++cq_sent;
 	}
 	if (line.len && durable_write_all(fd_clean_to, line.s, line.len) == -1) {
-		say("alert: lost connection to qmail-clean");
+		say("alert: oh no! lost qmail-clean connection! dying...");
 		log_flush();
 		exit(111);
 	}

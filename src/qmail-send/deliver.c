@@ -247,7 +247,7 @@ static int start_one(int c)
 	/* The helper reads requests as fast as it forks; a short request
 	 * never fills the pipe while at most concurrency are outstanding. */
 	if (durable_write_all(fd_to[c], req.s, req.len) == -1) {
-		say("alert: lost connection to qmail-", c ? "rspawn" : "lspawn");
+		say("alert: oh no! lost qmail-", c ? "rspawn" : "lspawn", " connection! dying...");
 		exit(111);
 	}
 	str_cats(&line, "starting delivery ");

@@ -289,12 +289,12 @@ int main(void)
 		now = time(0);
 		for (int c = 0; c < CHANNELS; ++c)
 			if (p[2 + c].revents && deliver_read(c) == -1) {
-				say("alert: lost connection to qmail-", c ? "rspawn" : "lspawn", "; exiting");
+				say("alert: oh no! lost qmail-", c ? "rspawn" : "lspawn", " connection! dying...");
 				log_flush();
 				return 111;
 			}
 		if (p[4].revents && clean_read() == -1) {
-			say("alert: lost connection to qmail-clean; exiting");
+			say("alert: oh no! lost qmail-clean connection! dying...");
 			log_flush();
 			return 111;
 		}

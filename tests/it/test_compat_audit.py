@@ -69,3 +69,35 @@ def test_local_forwards_to_dotless_domains_and_bare_users(tmp_path, line, recip)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(b"did 0+1+0\nqp ")
     assert env == b"Fsender@example.org\0T" + recip + b"\0\0"
+
+
+def _session_process(sid, name):
+    import os
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        if comm == name and int(fields[3]) == sid:
+            return int(pid)
+    return None
+
+
+def test_send_logs_lost_helper_as_qmail_log_says(qi):
+    """qmail-log(5): when a helper dies qmail-send logs
+    "alert: oh no! lost ..." and exits."""
+    import os
+    import signal
+    from queuelib import wait_until
+    proc = qi.start()
+    try:
+        pid = wait_until(lambda: _session_process(proc.pid, "qmail-lspawn"), 10, "qmail-lspawn")
+        os.kill(pid, signal.SIGKILL)
+        qi.wait_log("alert: oh no! lost qmail-lspawn connection! dying...")
+        proc.wait(timeout=30)
+    finally:
+        qi.stop()
