@@ -500,7 +500,7 @@ def test_dotqmail_with_megabyte_lines(home):
     big = "x" * 1_000_000
     home.write(".qmail", f"# {big}\n./Mailbox\n")
     ok(home.deliver())
-    home.write(".qmail", f"./Mailbox\n&{big}\n")
+    home.write(".qmail", f"./Mailbox\n&{big} x\n")  # a wrong forward line, reported short
     r = home.deliver()
     assert r.returncode == 111
     assert len(r.stderr) < 1000
