@@ -55,7 +55,8 @@ static const unsigned long retry_skip[CHANNELS] = {10, 20};
 void deliver_init(void)
 {
 	for (int c = 0; c < CHANNELS; ++c) {
-		slots[c] = calloc(cfg.concurrency[c], sizeof *slots[c]);
+		/* concurrency 0 holds the channel: no slot is ever free */
+		slots[c] = calloc(cfg.concurrency[c] ? cfg.concurrency[c] : 1, sizeof *slots[c]);
 		if (!slots[c]) die_nomem();
 		fcntl(fd_from[c], F_SETFL, fcntl(fd_from[c], F_GETFL) | O_NONBLOCK);
 	}

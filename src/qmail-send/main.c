@@ -113,7 +113,7 @@ static void config_load(int first)
 		const char *fn = c ? "control/concurrencyremote" : "control/concurrencylocal";
 		if (ctl_read_ulong(fn, &cfg.concurrency[c], c ? 20 : 10) == -1)
 			die_temp_sys("unable to read ", fn);
-		if (cfg.concurrency[c] < 1) cfg.concurrency[c] = 1;
+		/* 0 puts the channel on hold, as in qmail-send(8) */
 		if (cfg.concurrency[c] > 500) cfg.concurrency[c] = 500;
 	}
 	if (ctl_read_ulong("control/queuelifetime", &cfg.lifetime, 604800) == -1)

@@ -71,6 +71,31 @@ def test_local_forwards_to_dotless_domains_and_bare_users(tmp_path, line, recip)
     assert env == b"Fsender@example.org\0T" + recip + b"\0\0"
 
 
+def test_concurrency_zero_holds_deliveries_and_qread_shows_them(qi):
+    """qmail-send(8): concurrencyremote 0 puts remote deliveries on hold;
+    qmail-qread(8) then lists the message in qmail's layout: local
+    recipients first, the finished one marked "  done"."""
+    from queuelib import wait_until
+    qi.control("concurrencyremote", "0")
+    qi.add_user("joe")
+    qi.start()
+    try:
+        assert qi.inject("Subject: hold\n\nx\n", sender="a@example.org",
+                         recips=["far@remote.example", "joe@test.example"])[0] == 0
+        qi.wait_mail("joe")
+        qi.wait_log("status: local 0/10 remote 0/0")
+        wait_until(lambda: "  done\tlocal\tjoe@test.example\n" in
+                   run([bin_path("qmail-qread", qi.root)]).stdout.decode(), 10, "done mark")
+        out = run([bin_path("qmail-qread", qi.root)]).stdout.decode()
+        assert re.search(r"GMT  #\d+  \d+  <a@example\.org> \n"
+                         r"  done\tlocal\tjoe@test\.example\n"
+                         r"\tremote\tfar@remote\.example\n", out), out
+        assert "to remote far@remote.example" not in qi.log_text()
+    finally:
+        qi.stop()
+    (qi.root / "control" / "concurrencyremote").unlink()
+
+
 def _session_process(sid, name):
     import os
     for pid in os.listdir("/proc"):
