@@ -59,3 +59,31 @@ int addr_forwardable(const char *addr, size_t len)
 	if (at < len && addr[at + 1] == '[') return addr[len - 1] == ']';
 	return 1;
 }
+
+static int is_verp(const char *sender, size_t slen)
+{
+	return slen >= 4 && memcmp(sender + slen - 4, "-@[]", 4) == 0;
+}
+
+void addr_verp(struct str *out, const char *sender, size_t slen, const char *recip, size_t rlen)
+{
+	if (is_verp(sender, slen)) {
+		size_t at = addr_at(sender, slen - 4); /* the '@' before the host */
+		size_t rat = addr_at(recip, rlen);
+		if (rat < rlen && at < slen - 4) {
+			str_catb(out, sender, at);
+			str_catb(out, recip, rat);
+			str_catc(out, '=');
+			str_catb(out, recip + rat + 1, rlen - rat - 1);
+			str_catc(out, '@');
+			str_catb(out, sender + at + 1, slen - 4 - at - 1);
+			return;
+		}
+	}
+	if (slen) str_catb(out, sender, slen);
+}
+
+size_t addr_verp_base(const char *sender, size_t slen)
+{
+	return is_verp(sender, slen) ? slen - 4 : slen;
+}

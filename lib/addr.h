@@ -21,5 +21,13 @@ size_t addr_at(const char *addr, size_t len);
  * space, angle brackets, parentheses or control bytes. As in qmail, the
  * domain need not have a dot ("joe@localhost"). */
 int addr_forwardable(const char *addr, size_t len);
+/* Appends to out the envelope sender one copy for recip goes out with.
+ * A sender "prefix@host-@[]" asks for a per-recipient VERP (dot-qmail(5),
+ * qmail-inject(8)): the copy for box@domain gets "prefixbox=domain@host".
+ * Any other sender, or a recipient without '@', is appended unchanged. */
+void addr_verp(struct str *out, const char *sender, size_t slen, const char *recip, size_t rlen);
+/* The length of sender once a VERP's "-@[]" is taken off ("owner-@host-@[]"
+ * becomes "owner-@host", where qmail-send sends bounces); slen if none. */
+size_t addr_verp_base(const char *sender, size_t slen);
 
 #endif

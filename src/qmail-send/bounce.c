@@ -207,6 +207,8 @@ static int inject(struct msg *m, const struct str *reports, int *unexplained_onl
 		goto done;
 	}
 	str_copyb(&sender, data.s + 1, mem_chr(data.s, data.len, 0) - 1);
+	/* a VERP sender "owner-@host-@[]" gets its bounces at "owner-@host" */
+	sender.len = addr_verp_base(sender.s, sender.len);
 	str_catulong(&num, m->id);
 	if (str_equals(&sender, "#@[]")) {
 		say("triple bounce: discarding bounce/", str_cstr(&num));

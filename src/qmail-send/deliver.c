@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "die.h"
 #include "durable.h"
@@ -241,7 +242,8 @@ static int start_one(int c)
 	str_catc(&req, 0);
 	str_catulong(&req, j->m->id);
 	str_catc(&req, 0);
-	str_cat(&req, &j->sender);
+	/* a "-@[]" sender is a VERP: each copy names its recipient */
+	addr_verp(&req, j->sender.s, j->sender.len, recip, strlen(recip));
 	str_catc(&req, 0);
 	str_cats(&req, recip);
 	str_catc(&req, 0);

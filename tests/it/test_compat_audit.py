@@ -71,13 +71,44 @@ def test_local_forwards_to_dotless_domains_and_bare_users(tmp_path, line, recip)
     assert env == b"Fsender@example.org\0T" + recip + b"\0\0"
 
 
+def _joe(qi):
+    if not any(a.startswith("=joe:") for a in qi.assign):
+        qi.add_user("joe")
+
+
+def test_verp_sender_is_expanded_per_recipient_and_bounces_go_to_its_base(qi):
+    """dot-qmail(5): with the envelope sender local-owner-@domain-@[] a
+    recipient recip@reciphost sees local-owner-recip=reciphost@domain;
+    qmail-inject(8)'s per-recipient VERP works the same way. Bounces go
+    to local-owner-@domain."""
+    from queuelib import wait_until
+    _joe(qi)
+    (qi.homes / "joe" / ".qmail-list-owner-default").write_text("./Maildir/\n")
+    qi.start()
+    try:
+        assert qi.inject("Subject: verp\n\nx\n", sender="joe-list-owner-@test.example-@[]",
+                         recips=["joe@test.example", "joe-nosuch@test.example"])[0] == 0
+        msgs = wait_until(lambda: [m for m in qi.messages("joe") if m["Subject"] == "verp"],
+                          30, "the VERP message")
+        assert msgs[0]["Return-Path"] == "<joe-list-owner-joe=test.example@test.example>"
+        log = qi.wait_log("bounce msg")
+        assert re.search(r"^starting delivery \d+: msg \d+ to local "
+                         r"joe-list-owner-@test\.example$", log, re.M), log
+        bounce = wait_until(lambda: [m for m in qi.messages("joe")
+                                     if m["Subject"] == "failure notice"], 30, "the bounce")[0]
+        assert bounce["To"] == "joe-list-owner-@test.example"
+        assert "\nReturn-Path: <joe-list-owner-@test.example>\n" in bounce.as_string()
+    finally:
+        qi.stop()
+
+
 def test_concurrency_zero_holds_deliveries_and_qread_shows_them(qi):
     """qmail-send(8): concurrencyremote 0 puts remote deliveries on hold;
     qmail-qread(8) then lists the message in qmail's layout: local
     recipients first, the finished one marked "  done"."""
     from queuelib import wait_until
     qi.control("concurrencyremote", "0")
-    qi.add_user("joe")
+    _joe(qi)
     qi.start()
     try:
         assert qi.inject("Subject: hold\n\nx\n", sender="a@example.org",

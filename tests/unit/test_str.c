@@ -77,6 +77,27 @@ START_TEST(forwardable_addresses)
 }
 END_TEST
 
+START_TEST(verp_senders)
+{
+	struct str s = STR_INIT;
+	const char *v = "list-owner-@host.example-@[]";
+	addr_verp(&s, v, strlen(v), "joe@far.example", 15);
+	ck_assert_str_eq(str_cstr(&s), "list-owner-joe=far.example@host.example");
+	s.len = 0;
+	addr_verp(&s, v, strlen(v), "nodomain", 8); /* no '@': unchanged */
+	ck_assert_str_eq(str_cstr(&s), v);
+	s.len = 0;
+	addr_verp(&s, "a@b.c", 5, "joe@far.example", 15);
+	ck_assert_str_eq(str_cstr(&s), "a@b.c");
+	s.len = 0;
+	addr_verp(&s, "x-@[]", 5, "joe@far.example", 15); /* no host: unchanged */
+	ck_assert_str_eq(str_cstr(&s), "x-@[]");
+	ck_assert_uint_eq(addr_verp_base(v, strlen(v)), strlen(v) - 4);
+	ck_assert_uint_eq(addr_verp_base("#@[]", 4), 4);
+	str_free(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("str");
@@ -88,6 +109,7 @@ int main(void)
 	tcase_add_test(tc, helpers_on_lengths);
 	tcase_add_test(tc, quotes_local_parts);
 	tcase_add_test(tc, forwardable_addresses);
+	tcase_add_test(tc, verp_senders);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
