@@ -9,7 +9,7 @@ import smtplib
 import subprocess
 
 from conftest import bin_path, free_port
-from queuelib import QueueInstance, wait_until
+from queuelib import QueueInstance, processes, wait_until
 
 TOKEN_RE = re.compile(rb"^X-Fault-Token: (\S+)\r?$", re.M)
 BODY_LINES = 20
@@ -117,19 +117,4 @@ def send_many(port, tokens, rcpt, accepted, failed, stop, per_conn=20):
 def processes_in_sessions(sids, names):
     """[(pid, name)] of the processes named in names whose session is one
     of sids."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        name = st[st.index("(") + 1:st.rindex(")")]
-        fields = st[st.rindex(")") + 2:].split()
-        if fields[0] == "Z" or name not in names:
-            continue
-        if int(fields[3]) in sids:
-            out.append((int(d), name))
-    return out
+    return [(pid, name) for pid, name, _, sid in processes(names) if sid in sids]

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import report, small_tmpfs
 from faultlib import SmtpInstance, body_for, check_body
-from queuelib import wait_until
+from queuelib import make_queue_tree, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
 
@@ -51,15 +51,6 @@ def smtp_send(port, token, size_lines=0, rcpt="f@test.example"):
         code, msg = s.data(body)
         s.quit()
     return code, msg
-
-
-def make_queue_tree(q):
-    for d, mode in (("tmp", 0o2700), ("mess", 0o2750), ("todo", 0o2750), ("info", 0o700),
-                    ("bounce", 0o700), ("lock", 0o750)):
-        (q / d).mkdir()
-        os.chmod(q / d, mode)
-    os.mkfifo(q / "lock" / "trigger", 0o622)
-    (q / "lock" / "sendmutex").write_text("")
 
 
 def test_full_queue_disk(tmp_path_factory):

@@ -48,6 +48,37 @@ def qmail_queue(prefix, message, sender, recips, env=None, timeout=60):
     return p.wait(timeout=timeout), err
 
 
+def make_queue_tree(q):
+    """An empty queue in directory q (a mount point, say), laid out as
+    scripts/install.sh lays it out for a user instance."""
+    for d, mode in (("tmp", 0o2700), ("mess", 0o2750), ("todo", 0o2750), ("info", 0o700),
+                    ("bounce", 0o700), ("lock", 0o750)):
+        (q / d).mkdir()
+        os.chmod(q / d, mode)
+    os.mkfifo(q / "lock" / "trigger", 0o622)
+    (q / "lock" / "sendmutex").write_text("")
+
+
+def processes(names=None):
+    """[(pid, name, pgid, sid)] of the live (not zombie) processes, only
+    those named in names when given."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        fields = st[st.rindex(")") + 2:].split()
+        if fields[0] == "Z" or (names is not None and name not in names):
+            continue
+        out.append((int(d), name, int(fields[2]), int(fields[3])))
+    return out
+
+
 def wait_until(pred, timeout=30, what="condition"):
     end = time.time() + timeout
     while time.time() < end:

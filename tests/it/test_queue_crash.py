@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 
-from queuelib import QueueInstance, wait_until
+from queuelib import QueueInstance, processes, wait_until
 
 N = 2000
 MIN_KILLS = 50
@@ -19,20 +19,7 @@ MIN_KILLS = 50
 
 def group_procs(pgid):
     """(pid, comm) of every process in the process group pgid."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid:
-            out.append((int(d), comm))
-    return out
+    return [(pid, name) for pid, name, pg, _ in processes() if pg == pgid]
 
 
 def test_no_acknowledged_message_is_lost(tmp_path_factory):

@@ -8,18 +8,9 @@ import pytest
 
 from conftest import small_tmpfs
 
-from queuelib import QueueInstance, wait_until
+from queuelib import QueueInstance, make_queue_tree, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
-
-
-def make_queue_tree(q):
-    for d, mode in (("tmp", 0o2700), ("mess", 0o2750), ("todo", 0o2750), ("info", 0o700),
-                    ("bounce", 0o700), ("lock", 0o750)):
-        (q / d).mkdir()
-        os.chmod(q / d, mode)
-    os.mkfifo(q / "lock" / "trigger", 0o622)
-    (q / "lock" / "sendmutex").write_text("")
 
 
 def test_full_queue_disk_is_a_temporary_failure(tmp_path_factory):
