@@ -32,6 +32,7 @@
 #include "str.h"
 
 /* qmail-queue(8)'s exit codes. */
+#define EX_ADDR_TOO_LONG 11
 #define EX_NOMEM 51
 #define EX_TIMEOUT 52
 #define EX_WRITE 53
@@ -149,6 +150,24 @@ static void received_line(struct str *line, const struct ids *ids, unsigned long
 	str_catc(line, '\n');
 }
 
+/* qmail-queue(8): an address of 1003 bytes or more is refused with 11.
+ * Fields are judged in order, as qmail reads them: a wrong field type
+ * before the long address is still a format error. */
+#define ADDR_MAX 1002
+
+static void check_fields(const char *env, size_t len)
+{
+	size_t i = 0;
+	int first = 1;
+	while (i < len) {
+		size_t n = mem_chr(env + i, len - i, 0);
+		if (env[i] != (first ? 'F' : 'T')) quit(EX_ENVELOPE);
+		if (n - 1 > ADDR_MAX) quit(EX_ADDR_TOO_LONG);
+		first = 0;
+		i += n + 1;
+	}
+}
+
 /* Reads the envelope from fd 1 up to its terminating empty field. */
 static void read_envelope(struct str *env)
 {
@@ -169,6 +188,7 @@ static void read_envelope(struct str *env)
 	if (!fields_ended) quit(EX_READ); /* qmail: end of input mid-envelope is a read error */
 	/* Keep "F..\0T..\0" and drop the terminating empty field. */
 	--env->len;
+	check_fields(env->s, env->len);
 	if (!queue_envelope_valid(env->s, env->len)) quit(EX_ENVELOPE);
 }
 

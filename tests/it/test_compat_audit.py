@@ -16,6 +16,23 @@ def qi(tmp_path_factory):
     q.stop()
 
 
+def test_queue_refuses_addresses_of_1003_bytes_with_11(qi):
+    """qmail-queue(8): exit code 11 means "address too long"; qmail takes
+    addresses up to 1002 bytes."""
+    from queuelib import qmail_queue
+    ok = "a" * 996 + "@b.com"          # 1002 bytes
+    long = "a" * 997 + "@b.com"        # 1003 bytes
+    assert len(ok) == 1002 and len(long) == 1003
+    before = qi.queue_files("mess")
+    assert qmail_queue(qi.root, b"Subject: x\n\n", long, ["x@y.z"])[0] == 11
+    assert qmail_queue(qi.root, b"Subject: x\n\n", "s@x.y", ["x@y.z", long])[0] == 11
+    assert qi.queue_files("mess") == before
+    assert qmail_queue(qi.root, b"Subject: x\n\n", ok, [ok])[0] == 0
+    for d in ("mess", "todo"):
+        for name in set(qi.queue_files(d)) - set(before):
+            (qi.root / "queue" / d / name).unlink()
+
+
 def test_qread_layout_bouncing_and_unprintable_sender(qi):
     """qmail-qread(8): a message with failure reports waiting says
     "<sender>  bouncing" (two spaces); bytes outside printable ASCII in
