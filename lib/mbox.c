@@ -66,7 +66,10 @@ int mbox_deliver(const char *fn, const struct str *from_line, const char *head, 
 	off_t start;
 
 	fd = open(fn, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd == -1) return str_reason_errno(why, "Unable to open ", fn);
+	if (fd == -1) {
+		str_reason_errno(why, "Unable to open ", fn);
+		return -2;
+	}
 
 	sig_catch(SIGALRM, on_alarm);
 	alarm(lock_seconds);

@@ -25,8 +25,9 @@ int mbox_copy_quoted(struct buf *out, struct buf *in);
  * sender written MAILER-DAEMON) to out. */
 void mbox_from_line(struct str *out, const char *sender, size_t len, long when);
 /* Appends from_line, head and the quoted message from msgfd to the file
- * fn. Waits at most lock_seconds for the lock. 0 done; -1 failed (always a
- * temporary failure), with the reason in why. */
+ * fn. Waits at most lock_seconds for the lock. 0 done; -1 failed, -2 the
+ * file could not be opened (both temporary failures; qmail-local reports
+ * them with different codes), with the reason in why. */
 int mbox_deliver(const char *fn, const struct str *from_line, const char *head, size_t headlen,
                  int msgfd, unsigned lock_seconds, struct str *why);
 

@@ -1,10 +1,11 @@
 /* qmail-qstat: counts the messages in the queue (qmail-qstat(8)).
  *
  * "messages in queue" counts queue/mess. "Not yet preprocessed" are the
- * messages qmail-send has not taken in: those without an info/ file
- * (qmail-queue usually tells qmail-send through lock/trigger, with no
- * file), or, when more, the todo/ markers qmail-queue leaves while
- * qmail-send is not running.
+ * messages without an info/ file (qmail-queue usually tells qmail-send
+ * through lock/trigger, with no file; a one-recipient message on its first
+ * delivery has no info/ file either, so this may count a few in flight),
+ * or, when more, the todo/ markers qmail-queue leaves while qmail-send is
+ * not running.
  */
 #include <dirent.h>
 #include <unistd.h>

@@ -343,11 +343,13 @@ void finish_check(struct msg *m)
 	 * other recipients wait for a retry: the sender hears at once. */
 	if (m->failed) {
 		if (m->bounce_retry > now) return;
+		msgs_info_flush(m); /* do_bounce works on info/ID */
 		do_bounce(m);
 		if (m->failed) return;
 	}
 	if (m->pending[0] || m->pending[1]) return;
 	m->finishing = 1;
+	msgs_done_note(m);
 	clean_request('m', m);
 }
 
@@ -469,7 +471,7 @@ static void finished_msg(unsigned long id, int ok)
 		return;
 	}
 	msgs_info_name(&fn, id);
-	unlink(str_cstr(&fn));
+	if (!m || m->on_disk) unlink(str_cstr(&fn));
 	bounce_name(&fn, id);
 	unlink(str_cstr(&fn));
 	say("end msg ", str_cstr(&num));

@@ -27,7 +27,7 @@
 struct job {
 	struct msg *m;
 	int c;
-	int fd;                 /* info/ID, read-write */
+	int fd;                 /* info/ID, read-write; -1 while in memory */
 	int dying;              /* past queuelifetime */
 	struct str sender;
 	struct str addrs;       /* recipients to do, NUL-terminated */
@@ -127,10 +127,13 @@ static struct job *job_open(struct msg *m, int c)
 	if (!j) die_nomem();
 	j->m = m;
 	j->c = c;
+	j->fd = -1;
 	msgs_info_name(&fn, m->id);
-	j->fd = open(str_cstr(&fn), O_RDWR | O_CLOEXEC);
-	if (j->fd == -1) goto trouble;
-	for (;;) {
+	if (m->mem) {
+		str_copy(&data, m->mem);
+	} else if ((j->fd = open(str_cstr(&fn), O_RDWR | O_CLOEXEC)) == -1) {
+		goto trouble;
+	} else for (;;) {
 		char buf[8192];
 		ssize_t n = read(j->fd, buf, sizeof buf);
 		if (n < 0 && errno == EINTR) continue;
@@ -174,6 +177,18 @@ trouble:
 	return 0;
 }
 
+/* info/ID for a job opened while the info was in memory and written
+ * out since (by the message's job on the other channel). */
+static int job_fd(struct job *j)
+{
+	struct str fn = STR_INIT;
+	if (j->fd != -1) return j->fd;
+	msgs_info_name(&fn, j->m->id);
+	j->fd = open(str_cstr(&fn), O_RDWR | O_CLOEXEC);
+	str_free(&fn);
+	return j->fd;
+}
+
 static void job_close(struct job *j)
 {
 	struct msg *m = j->m;
@@ -182,7 +197,10 @@ static void job_close(struct job *j)
 	if (j->deferred) m->next[c] = next_retry(m, c);
 	if (m->pending[c]) {
 		/* a retry time lost in a crash only means an earlier retry */
-		msgs_write_header(j->fd, m);
+		if (m->mem)
+			msgs_info_flush(m);
+		else if (job_fd(j) != -1)
+			msgs_write_header(j->fd, m);
 		msgs_schedule(m, c);
 	}
 	job_free(j);
@@ -198,7 +216,11 @@ static const char *recip_of(const struct job *j, unsigned k)
 
 static void mark(struct job *j, unsigned k, char status)
 {
-	if (pwrite(j->fd, &status, 1, (off_t)j->offsets[k]) != 1) {
+	if (j->m->mem) {
+		j->m->mem->s[j->offsets[k]] = status;
+		return;
+	}
+	if (job_fd(j) == -1 || pwrite(j->fd, &status, 1, (off_t)j->offsets[k]) != 1) {
 		struct str num = STR_INIT;
 		str_catulong(&num, j->m->id);
 		say("warning: trouble marking info/", str_cstr(&num), "; message will be delivered twice!");

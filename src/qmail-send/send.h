@@ -32,7 +32,9 @@ struct msg {
 	unsigned char busy[CHANNELS];   /* a job is open on the channel */
 	unsigned char finishing;        /* qmail-clean asked to remove it */
 	unsigned char marker;           /* todo/ID removal outstanding */
+	unsigned char on_disk;          /* info/ID exists (else it is in mem) */
 	time_t bounce_retry;            /* bounce injection failed: not before */
+	struct str *mem;                /* info/ID's content, not yet written */
 	struct msg *hnext;
 };
 
@@ -77,6 +79,8 @@ void msgs_hints_retry(void);               /* a message was forgotten */
 unsigned long msgs_hints_wakeup(void);     /* when waiting hints are due, 0 none */
 unsigned long msgs_count(void);
 int msgs_write_header(int fd, const struct msg *m);
+int msgs_info_flush(struct msg *m);        /* info held in memory to info/ID */
+void msgs_done_note(struct msg *m);        /* finished: note it if no info/ID says so */
 void msgs_info_name(struct str *fn, unsigned long id);
 
 /* deliver.c */

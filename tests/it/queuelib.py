@@ -193,7 +193,8 @@ class QueueInstance:
                           timeout, f"{count} message(s) for {name}")
 
     def queue_files(self, d):
-        return sorted(p.name for p in (self.root / "queue" / d).iterdir())
+        """The message IDs with a file in queue/d (info/done is not one)."""
+        return sorted(p.name for p in (self.root / "queue" / d).iterdir() if p.name.isdigit())
 
     def queue_empty(self):
         return not self.queue_files("mess") and not self.queue_files("info")

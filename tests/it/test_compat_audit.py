@@ -2,6 +2,7 @@
 1.06 shows) that the programs once got wrong. Each test pins one detail
 of an output format or exit code a user or script would rely on."""
 import re
+import subprocess
 
 import pytest
 
@@ -174,3 +175,25 @@ def test_send_logs_lost_helper_as_qmail_log_says(qi):
         proc.wait(timeout=30)
     finally:
         qi.stop()
+
+
+def test_local_sticky_home_warning_in_n_mode(tmp_path):
+    """qmail-local(8) -n with a sticky home: qmail's warning, then the plan."""
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o1755)
+    (home / ".qmail").write_text("./Mailbox\n")
+    r = run([bin_path("qmail-local"), "-n", "joe", str(home), "joe", "", "", "example.com",
+             "sender@example.org", "./Mailbox"], input=None, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r
+    assert b"Warning: home directory is sticky.\n" in r.stderr
+    assert b"mbox ./Mailbox" in r.stdout
+
+
+def test_local_mbox_that_cannot_be_opened_is_4_2_1(tmp_path):
+    """qmail-local: a mailbox it cannot open is 'mailbox unavailable'
+    (#4.2.1), a temporary failure; a write error would be #4.3.0."""
+    r, _ = _local(tmp_path, "./no/such/dir/Mailbox\n")
+    assert r.returncode == 111, r
+    assert b"Unable to open ./no/such/dir/Mailbox: " in r.stdout + r.stderr
+    assert b"(#4.2.1)" in r.stdout + r.stderr

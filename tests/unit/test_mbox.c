@@ -253,10 +253,10 @@ START_TEST(deliver_failure_leaves_mbox_as_it_was)
 		ck_assert_msg(strstr(str_cstr(&why), "large") != 0, "%s", why.s);
 		file_is(&fn, old);
 	}
-	/* A mailbox that cannot be opened is reported with its name. */
+	/* A mailbox that cannot be opened is reported with its name, as -2. */
 	str_cats(&fn, "/not-a-dir/x");
 	badfd = fd_with("x\n", 2);
-	ck_assert_int_eq(mbox_deliver(str_cstr(&fn), &from, "", 0, badfd, 5, &why), -1);
+	ck_assert_int_eq(mbox_deliver(str_cstr(&fn), &from, "", 0, badfd, 5, &why), -2);
 	close(badfd);
 	ck_assert_msg(strstr(str_cstr(&why), "not-a-dir") != 0, "%s", why.s);
 	remove_dir();
