@@ -24,6 +24,9 @@
 #include "str.h"
 
 #define QUEUE_DIR "queue"
+/* The most deliveries qmail-send runs at once per channel (qmail's
+ * compile-time limit is 120); qmail-showctl prints it. */
+#define QUEUE_CONCURRENCY_MAX 500
 #define QUEUE_HEADER_LEN 64
 #define QUEUE_INFO_HEADER_LEN 96
 

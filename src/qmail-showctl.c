@@ -21,12 +21,12 @@
 #include "auto.h"
 #include "buf.h"
 #include "ctl.h"
+#include "queue.h"
 #include "die.h"
 #include "str.h"
 
 /* qmail's compile-time constants that nqmail keeps. */
 #define USER_EXT_BREAK           "-"
-#define SILENT_CONCURRENCY_LIMIT 120
 #define QUEUE_SPLIT              23
 
 static struct buf out;
@@ -364,7 +364,7 @@ int main(void)
 	put("paternalism (in decimal): ");
 	put_ulong((unsigned long)AUTO_PATRN);
 	put(".\nsilent concurrency limit: ");
-	put_ulong(SILENT_CONCURRENCY_LIMIT);
+	put_ulong(QUEUE_CONCURRENCY_MAX);
 	put(".\nsubdirectory split: ");
 	put_ulong(QUEUE_SPLIT);
 	put(".\n");

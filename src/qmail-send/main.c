@@ -114,7 +114,7 @@ static void config_load(int first)
 		if (ctl_read_ulong(fn, &cfg.concurrency[c], c ? 20 : 10) == -1)
 			die_temp_sys("unable to read ", fn);
 		/* 0 puts the channel on hold, as in qmail-send(8) */
-		if (cfg.concurrency[c] > 500) cfg.concurrency[c] = 500;
+		if (cfg.concurrency[c] > QUEUE_CONCURRENCY_MAX) cfg.concurrency[c] = QUEUE_CONCURRENCY_MAX;
 	}
 	if (ctl_read_ulong("control/queuelifetime", &cfg.lifetime, 604800) == -1)
 		die_temp_sys("unable to read control/queuelifetime");

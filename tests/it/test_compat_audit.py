@@ -197,3 +197,17 @@ def test_local_mbox_that_cannot_be_opened_is_4_2_1(tmp_path):
     assert r.returncode == 111, r
     assert b"Unable to open ./no/such/dir/Mailbox: " in r.stdout + r.stderr
     assert b"(#4.2.1)" in r.stdout + r.stderr
+
+
+def test_showctl_concurrency_limit_is_the_one_qmail_send_applies(tmp_path_factory):
+    """qmail-showctl(8) prints the silent concurrency limit; qmail-send
+    must cap concurrencylocal at that same number."""
+    qi = QueueInstance(tmp_path_factory, "climit")
+    out = run([bin_path("qmail-showctl", qi.root)]).stdout.decode()
+    limit = int(re.search(r"^silent concurrency limit: (\d+)\.$", out, re.M).group(1))
+    qi.control("concurrencylocal", f"{limit + 100}\n")
+    qi.start()
+    try:
+        assert re.search(rf"^status: local 0/{limit} ", qi.log_text(), re.M), qi.log_text()
+    finally:
+        qi.stop()
