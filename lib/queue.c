@@ -1,10 +1,18 @@
 /* queue: see queue.h. */
 #include "queue.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
 
 static void pad(char *out, size_t width, const struct str *s)
 {
@@ -136,6 +144,74 @@ void queue_path(struct str *out, const char *dir, unsigned long id)
 	str_copys(out, dir);
 	str_catc(out, '/');
 	str_catulong(out, id);
+}
+
+/* The k-th slot to look at: an odd stride visits QUEUE_POOL_PROBES
+ * different slots (the slot count is a power of two). */
+static void pool_slot(char *out, size_t size, unsigned long seed, unsigned k)
+{
+	unsigned long slot = (seed * 2654435761UL + k * 97UL) % QUEUE_POOL_SLOTS;
+	char digits[24];
+	size_t n = 0, i = 0;
+	do digits[n++] = (char)('0' + slot % 10);
+	while ((slot /= 10) != 0);
+	memcpy(out, "pool/", 5);
+	i = 5;
+	while (n && i + 1 < size) out[i++] = digits[--n];
+	out[i] = 0;
+}
+
+int queue_pool_take(const char *dest, unsigned long seed)
+{
+	char slot[32];
+	DIR *d;
+	struct dirent *e;
+	int r = -1;
+	for (unsigned k = 0; k < QUEUE_POOL_PROBES; ++k) {
+		pool_slot(slot, sizeof slot, seed, k);
+		if (rename(slot, dest) == 0) return 0;
+		if (errno != ENOENT) return -1; /* no pool/, or worse: do without */
+	}
+	/* A pool that is nearly empty is missed by probes: look. The
+	 * directory holds at most QUEUE_POOL_SLOTS short names. */
+	d = opendir("pool");
+	if (!d) return -1;
+	while (r == -1 && (e = readdir(d)) != 0) {
+		size_t n = strlen(e->d_name);
+		if (n > 10 || strspn(e->d_name, "0123456789") != n || n == 0) continue;
+		memcpy(slot, "pool/", 5);
+		memcpy(slot + 5, e->d_name, n + 1);
+		if (rename(slot, dest) == 0) r = 0; /* else someone else took it */
+	}
+	closedir(d);
+	return r;
+}
+
+int queue_pool_give(const char *path, unsigned long seed)
+{
+#ifdef SYS_renameat2
+	char slot[32];
+	for (unsigned k = 0; k < QUEUE_POOL_PROBES; ++k) {
+		pool_slot(slot, sizeof slot, seed, k);
+		if (syscall(SYS_renameat2, AT_FDCWD, path, AT_FDCWD, slot, RENAME_NOREPLACE) == 0) {
+			/* By path, not through a descriptor opened before: once
+			 * in the pool the file may be taken and written at any
+			 * moment, and then this name no longer leads to it. Only
+			 * qmail-clean puts files here, so nothing else can have
+			 * taken the slot meanwhile. */
+			if (truncate(slot, 0) == -1) {
+				/* taken already (ENOENT), or left full: qmail-queue
+				 * empties what it takes */
+			}
+			return 0;
+		}
+		if (errno != EEXIST) return -1; /* no pool/, or no renameat2 here */
+	}
+#else
+	(void)path;
+	(void)seed;
+#endif
+	return -1;
 }
 
 void queue_info_format_header(char *out, const struct queue_info *in)

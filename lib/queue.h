@@ -53,6 +53,21 @@ int queue_envelope_valid(const char *env, size_t len);
 /* "mess/123" and the like, relative to the queue directory. */
 void queue_path(struct str *out, const char *dir, unsigned long id);
 
+/* pool/: emptied message files that qmail-clean keeps for qmail-queue
+ * to write the next message into, so that a steady flow of mail
+ * allocates and frees no inodes (docs/QUEUE.md, "pool/"). Slots are
+ * named pool/0 .. pool/QUEUE_POOL_SLOTS-1; both sides probe a few slots
+ * from a starting point derived from seed; a taker that finds nothing
+ * there reads the directory, a giver gives up.
+ * queue_pool_take renames a pooled file to dest: 0 taken, -1 none (or
+ * no pool/). queue_pool_give moves the file at path into a free slot
+ * (atomically: it is in one place or the other) and empties it there:
+ * 0 given, -1 the pool is full or cannot be used (the caller unlinks). */
+#define QUEUE_POOL_SLOTS 256
+#define QUEUE_POOL_PROBES 8
+int queue_pool_take(const char *dest, unsigned long seed);
+int queue_pool_give(const char *path, unsigned long seed);
+
 /* info/ID: qmail-send's state for one message.
  *   a 96-byte header "NQI1 birth_sec birth_nsec next_local next_remote nrecip"
  *   the sender, NUL-terminated

@@ -92,6 +92,7 @@ qdir() {
 }
 qdir "$q" qmailq:qmail 750
 qdir "$q/tmp" qmailq:qmail 2700
+qdir "$q/pool" qmailq:qmail 2700
 qdir "$q/mess" qmailq:qmail 2750
 qdir "$q/todo" qmailq:qmail 2750
 qdir "$q/info" qmails:qmail 700

@@ -5,7 +5,9 @@
  * line; each gets a one-byte answer on fd 1, '+' done or '!' trouble:
  *   mID   the message is finished: remove todo/ID, then mess/ID
  *   mID BIRTH NSEC   the same, but only if mess/ID is still that message
- *         (its header's birth stamp); otherwise it is already gone
+ *         (its header's birth stamp); otherwise it is already gone.
+ *         The file is emptied into pool/ for qmail-queue to reuse while
+ *         the pool has room (lib/queue.h), and deleted otherwise
  *   tID   qmail-send has taken the message in: remove todo/ID
  *   s     sweep tmp/ of files older than 36 hours (crashed injections)
  * Removing a file that is already gone counts as done.
@@ -79,7 +81,8 @@ static int remove_checked(unsigned long id, unsigned long birth, unsigned long n
 		r = -1;
 		goto done;
 	}
-	if (unlink(aside.s) == -1 && errno != ENOENT) r = -1;
+	/* kept for the next message when the pool has room */
+	if (queue_pool_give(aside.s, id) == -1 && unlink(aside.s) == -1 && errno != ENOENT) r = -1;
 done:
 	str_free(&mess);
 	str_free(&aside);

@@ -165,7 +165,6 @@ int main(int argc, char **argv)
 	if (r == 0) r = ctl_read_line("control/me", &job.helohost, 0);
 	if (r != 1 || job.helohost.len == 0) temp_control();
 	if (dns_init() == -1) temp_control();
-	if (ipme_init() == -1) report_fail("ZSystem resources temporarily unavailable. (#4.3.0)\n");
 
 	str_copys(&host, argv[1]);
 	r = tlspolicy_find(&tls, host.s, host.len);
@@ -202,11 +201,19 @@ int main(int argc, char **argv)
 	 * handing the message to an equal or worse one would loop. A relay
 	 * from smtproutes, or recipients that are all aliases, are the
 	 * operator's or the DNS's word and are tried as they are. */
-	prefme = 100000;
-	for (i = 0; i < ips.len; ++i)
-		if (ipme_is(&ips.x[i].ip) && ips.x[i].pref < prefme) prefme = ips.x[i].pref;
-	if (relay) prefme = 300000;
-	if (allaliases) prefme = 500000;
+	if (allaliases) {
+		prefme = 500000;
+	} else if (relay) {
+		prefme = 300000;
+	} else {
+		/* only here are our own addresses wanted: reading them costs a
+		 * netlink dump per delivery */
+		if (ipme_init() == -1)
+			report_fail("ZSystem resources temporarily unavailable. (#4.3.0)\n");
+		prefme = 100000;
+		for (i = 0; i < ips.len; ++i)
+			if (ipme_is(&ips.x[i].ip) && ips.x[i].pref < prefme) prefme = ips.x[i].pref;
+	}
 	for (i = 0; i < ips.len; ++i)
 		if (ips.x[i].pref < prefme) break;
 	if (i == ips.len)

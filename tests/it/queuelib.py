@@ -51,7 +51,7 @@ def qmail_queue(prefix, message, sender, recips, env=None, timeout=60):
 def make_queue_tree(q):
     """An empty queue in directory q (a mount point, say), laid out as
     scripts/install.sh lays it out for a user instance."""
-    for d, mode in (("tmp", 0o2700), ("mess", 0o2750), ("todo", 0o2750), ("info", 0o700),
+    for d, mode in (("tmp", 0o2700), ("pool", 0o2700), ("mess", 0o2750), ("todo", 0o2750), ("info", 0o700),
                     ("bounce", 0o700), ("lock", 0o750)):
         (q / d).mkdir()
         os.chmod(q / d, mode)
