@@ -4,10 +4,11 @@
  * fd 1. Everything goes into one file, written without a name (Linux's
  * O_TMPFILE in mess/; elsewhere, or when a file is taken from pool/,
  * under queue/tmp/) and linked (renamed) into queue/mess/ once it is
- * complete and fsynced; the new name is made
- * durable by an fsync of mess/. Only then do we exit 0. Two fsyncs per
- * message, and a crash at any instant leaves either nothing in mess/ or
- * a complete message (docs/QUEUE.md).
+ * complete, and then fsynced once: data, inode and name together. Only
+ * then do we exit 0. One fsync per message; a process crash at any
+ * instant leaves either nothing in mess/ or a complete message, and a
+ * power failure before the fsync at worst a file whose header and
+ * length disagree, which qmail-send leaves alone (docs/QUEUE.md).
  *
  * In a system install this program is setuid qmailq: it trusts nothing
  * from its environment and reads only files under the compiled-in root.
@@ -323,24 +324,24 @@ int main(void)
 	queue_header_format(header, &h);
 	if (pwrite(o->fd, header, sizeof header, 0) != (ssize_t)sizeof header) quit(EX_WRITE);
 
-	/* The one data fsync: message and envelope together. */
-	if (durable_file(o->fd) == -1) quit(EX_WRITE);
-
-	/* The inode number names the message: unique while the file exists. */
+	/* The inode number names the message: unique while the file exists.
+	 * The file is complete before it gets the name; the header, written
+	 * last, is what says so (qmail-send refuses a file whose header and
+	 * length disagree). */
 	queue_path(&final, "mess", (unsigned long)st.st_ino);
 	if (nameless) {
 		if (give_name(o->fd, str_cstr(&final)) == -1) quit(errno == ENOSPC ? EX_WRITE : EX_LINK);
-		if (close(o->fd) == -1) {
-			unlink(final.s);
-			quit(EX_WRITE);
-		}
 	} else {
-		if (close(o->fd) == -1) quit(EX_WRITE);
 		if (rename(tmpname.s, str_cstr(&final)) == -1) quit(EX_LINK);
 	}
 	created = 0;
-	/* The commit point: once mess/ is synced the message is queued. */
-	if (durable_dir("mess") == -1) {
+	/* The commit point, and the one fsync: the data, the inode and its
+	 * new name in mess/ together. Linux's file systems make a new name
+	 * durable with the file's fsync (ext4 syncs the parent of a new
+	 * entry, or commits the journal transaction that made it; XFS and
+	 * btrfs log it with the inode), so no second fsync of mess/ is
+	 * needed, as for Postfix's queue files. */
+	if (durable_file(o->fd) == -1 || close(o->fd) == -1) {
 		unlink(final.s);
 		quit(EX_WRITE);
 	}

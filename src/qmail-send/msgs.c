@@ -535,8 +535,9 @@ static int take_in(unsigned long id, int from_todo)
 		int e = errno;
 		close(fd);
 		if (e != EINVAL) { str_free(&fn); return -1; }
-		/* qmail-queue renames a file into mess/ only after fsyncing it,
-		 * so this is damage, not a crash: keep it for a human. */
+		/* qmail-queue names a file in mess/ only once it is complete,
+		 * so this is damage, or what a power failure left of an
+		 * injection that was never acknowledged: keep it for a human. */
 		say("warning: unable to parse ", fn.s, "; leaving it alone");
 		str_free(&fn);
 		return 0;
