@@ -375,14 +375,16 @@ static void kid_add(pid_t pid, const struct str *delnum, int outfd)
 	k->outfd = outfd;
 }
 
-/* Whether the helper starts delivery programs itself. Measured on two
- * CPUs under load (docs/QUEUE.md), it delivered slower than a child per
- * delivery: the helper's one loop then does every lookup, copy and
- * vfork in turn and becomes the bottleneck, while children work in
- * parallel. So each delivery gets a child (which vforks the program);
- * the direct start stays ready for machines where process creation is
- * the larger cost. */
-#define SPAWN_DIRECT 0
+/* Whether the helper starts delivery programs itself (one process start
+ * per delivery) rather than through a child per delivery (two). On the
+ * quiet 2-CPU VM the direct start is faster: bench/queue -n 10000 -b 0,
+ * 721 and 730 -> 908 and 851 deliveries/s into a Maildir; bench/relay
+ * -n 10000 -c 20,100, relaying a filled queue 2,045-2,232 -> 2,417-2,738
+ * messages/s (docs/QUEUE.md). Under heavy load from other programs the
+ * helper's one loop, doing every lookup, copy and vfork in turn, was the
+ * bottleneck instead, so the child per delivery stays: prepare() answers
+ * SPAWN_CHILD for anything that may block (qmail-getpw, a big message). */
+#define SPAWN_DIRECT 1
 
 /* Starts one request: a program of ours, a child, or an answer now. */
 static void start(const struct spawn_ops *ops, const struct spawn_request *req, int rep[2])

@@ -7,7 +7,8 @@
  * the user (lib/users: users/cdb, then qmail-getpw), copies the message to
  * a seekable descriptor, and runs
  *   qmail-local -- user homedir local dash ext domain sender defaultdelivery
- * as that user, in a child per delivery (lib/spawn). qmail-local's exit code and output make the report:
+ * as that user, started by the helper itself, or by a child for what may
+ * block (lib/spawn). qmail-local's exit code and output make the report:
  * 0 success (K), 100 permanent failure (D), anything else temporary (Z).
  * Requests and reports travel as lib/spawn describes.
  */
