@@ -156,7 +156,9 @@ def _session_process(sid, name):
             continue
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
-        if comm == name and int(fields[3]) == sid:
+        # the helper is qmail-send's child (qmail-start becomes qmail-send);
+        # a delivery it is starting has the same name until its exec
+        if comm == name and int(fields[3]) == sid and int(fields[1]) == sid:
             return int(pid)
     return None
 
