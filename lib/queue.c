@@ -148,70 +148,67 @@ void queue_path(struct str *out, const char *dir, unsigned long id)
 
 /* The k-th slot to look at: an odd stride visits QUEUE_POOL_PROBES
  * different slots (the slot count is a power of two). */
-static void pool_slot(char *out, size_t size, unsigned long seed, unsigned k)
+static const char *pool_slot(struct str *out, unsigned long seed, unsigned k)
 {
-	unsigned long slot = (seed * 2654435761UL + k * 97UL) % QUEUE_POOL_SLOTS;
-	char digits[24];
-	size_t n = 0, i = 0;
-	do digits[n++] = (char)('0' + slot % 10);
-	while ((slot /= 10) != 0);
-	memcpy(out, "pool/", 5);
-	i = 5;
-	while (n && i + 1 < size) out[i++] = digits[--n];
-	out[i] = 0;
+	queue_path(out, "pool", (seed * 2654435761UL + k * 97UL) % QUEUE_POOL_SLOTS);
+	return str_cstr(out);
 }
 
 int queue_pool_take(const char *dest, unsigned long seed)
 {
-	char slot[32];
+	struct str slot = STR_INIT;
 	DIR *d;
 	struct dirent *e;
 	int r = -1;
 	for (unsigned k = 0; k < QUEUE_POOL_PROBES; ++k) {
-		pool_slot(slot, sizeof slot, seed, k);
-		if (rename(slot, dest) == 0) return 0;
-		if (errno != ENOENT) return -1; /* no pool/, or worse: do without */
+		if (rename(pool_slot(&slot, seed, k), dest) == 0) r = 0;
+		if (r == 0 || errno != ENOENT) goto done; /* no pool/, or worse: do without */
 	}
 	/* A pool that is nearly empty is missed by probes: look. The
 	 * directory holds at most QUEUE_POOL_SLOTS short names. */
 	d = opendir("pool");
-	if (!d) return -1;
+	if (!d) goto done;
 	while (r == -1 && (e = readdir(d)) != 0) {
 		size_t n = strlen(e->d_name);
-		if (n > 10 || strspn(e->d_name, "0123456789") != n || n == 0) continue;
-		memcpy(slot, "pool/", 5);
-		memcpy(slot + 5, e->d_name, n + 1);
-		if (rename(slot, dest) == 0) r = 0; /* else someone else took it */
+		if (n == 0 || strspn(e->d_name, "0123456789") != n) continue;
+		str_copys(&slot, "pool/");
+		str_cats(&slot, e->d_name);
+		if (rename(str_cstr(&slot), dest) == 0) r = 0; /* else someone else took it */
 	}
 	closedir(d);
+done:
+	str_free(&slot);
 	return r;
 }
 
 int queue_pool_give(const char *path, unsigned long seed)
 {
+	int r = -1;
 #ifdef SYS_renameat2
-	char slot[32];
-	for (unsigned k = 0; k < QUEUE_POOL_PROBES; ++k) {
-		pool_slot(slot, sizeof slot, seed, k);
-		if (syscall(SYS_renameat2, AT_FDCWD, path, AT_FDCWD, slot, RENAME_NOREPLACE) == 0) {
+	struct str slot = STR_INIT;
+	for (unsigned k = 0; k < QUEUE_POOL_PROBES && r == -1; ++k) {
+		if (syscall(SYS_renameat2, AT_FDCWD, path, AT_FDCWD, pool_slot(&slot, seed, k),
+		            RENAME_NOREPLACE) == 0) {
 			/* By path, not through a descriptor opened before: once
 			 * in the pool the file may be taken and written at any
 			 * moment, and then this name no longer leads to it. Only
 			 * qmail-clean puts files here, so nothing else can have
 			 * taken the slot meanwhile. */
-			if (truncate(slot, 0) == -1) {
+			if (truncate(slot.s, 0) == -1) {
 				/* taken already (ENOENT), or left full: qmail-queue
 				 * empties what it takes */
 			}
-			return 0;
+			r = 0;
+		} else if (errno != EEXIST) {
+			break; /* no pool/, or no renameat2 here */
 		}
-		if (errno != EEXIST) return -1; /* no pool/, or no renameat2 here */
 	}
+	str_free(&slot);
 #else
 	(void)path;
 	(void)seed;
 #endif
-	return -1;
+	return r;
 }
 
 void queue_info_format_header(char *out, const struct queue_info *in)
