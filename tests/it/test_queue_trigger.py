@@ -65,7 +65,7 @@ def test_message_is_written_without_a_name(tmp_path_factory, tmp_path):
     r, w = os.pipe()  # qmail-queue reads the envelope on fd 1
     os.write(w, envelope("a@example.org", ["joe@test.example"]))
     os.close(w)
-    p = subprocess.run(["strace", "-o", str(trace), "-e", "trace=open,openat,creat,linkat,rename",
+    p = subprocess.run(["strace", "-o", str(trace), "-e", "trace=open,openat,creat,linkat,rename,fsync,fdatasync",
                         str(qi.root / "bin" / "qmail-queue")],
                        input=b"Subject: x\n\nx\n", stdout=r, stderr=subprocess.PIPE, timeout=60)
     os.close(r)
@@ -77,4 +77,8 @@ def test_message_is_written_without_a_name(tmp_path_factory, tmp_path):
     assert all(c.startswith("rename(\"pool/") and "ENOENT" in c for c in tmp_calls), calls
     [mid] = qi.queue_files("mess")
     assert f'"mess/{mid}"' in calls
+    # one fsync, after the name is given: data, inode and name together
+    syncs = [c for c in calls.splitlines() if c.startswith(("fsync(", "fdatasync("))]
+    assert len(syncs) == 1, calls
+    assert calls.index("linkat(") < calls.index(syncs[0]), calls
     assert qi.queue_files("tmp") == []
