@@ -145,10 +145,7 @@ static int parse_addr(struct smtpd *s, const char *arg, size_t len, const char *
 	switch (smtpaddr_parse(arg, len, kw, addr, params)) {
 	case SMTPADDR_OK:
 		return 1;
-	case SMTPADDR_TOOLONG:
-		out(s, "553 address too long (#5.1.3)\r\n");
-		return 0;
-	default:
+	default: /* qmail answers an address over 900 bytes the same way */
 		out(s, "555 syntax error (#5.5.4)\r\n");
 		return 0;
 	}
@@ -210,11 +207,9 @@ static void cmd_rcpt(struct smtpd *s, const char *arg, size_t len)
 		out(s, "503 MAIL first (#5.5.1)\r\n");
 		return;
 	}
+	/* "RCPT TO:<>" is accepted, as qmail accepts it: an address without
+	 * "@" is local, and qmail-send delivers or bounces it here. */
 	if (!parse_addr(s, arg, len, "TO", &addr, &params)) goto done;
-	if (!addr.len) {
-		out(s, "555 syntax error (#5.5.4)\r\n");
-		goto done;
-	}
 	rewrite_literal(s, &addr);
 	if (s->flagbarf) {
 		out(s, "553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)\r\n");
