@@ -63,7 +63,7 @@ void queue_path(struct str *out, const char *dir, unsigned long id);
  * no pool/). queue_pool_give moves the file at path into a free slot
  * (atomically: it is in one place or the other) and empties it there:
  * 0 given, -1 the pool is full or cannot be used (the caller unlinks). */
-#define QUEUE_POOL_SLOTS 256
+#define QUEUE_POOL_SLOTS 4096
 #define QUEUE_POOL_PROBES 8
 int queue_pool_take(const char *dest, unsigned long seed);
 int queue_pool_give(const char *path, unsigned long seed);

@@ -34,7 +34,7 @@
 #include "queue.h"
 #include "send.h"
 
-#define INFO_IN_MEMORY 1000
+#define INFO_IN_MEMORY 10000
 
 static struct msg **table;
 static unsigned long info_in_memory;

@@ -26,7 +26,7 @@ def test_finished_messages_are_emptied_into_the_pool(tmp_path_factory):
             st = f.stat()
             # nothing of the old message is left to read
             assert st.st_size == 0 and st.st_nlink == 1
-            assert 0 <= int(f.name) < 256
+            assert 0 <= int(f.name) < 4096
     finally:
         qi.stop()
 
