@@ -128,6 +128,24 @@ static char lookup(const char *addr, size_t len, struct str *why)
 		str_copys(why, "unable to switch to the home directory");
 		return 'Z';
 	}
+	/* qmail-local defers before it looks at any .qmail file when the home
+	 * is writable by others, or sticky: its user is editing the .qmail
+	 * files (dot-qmail(5)), and a file missing now may be there soon. */
+	{
+		struct stat st;
+		if (stat(".", &st) == -1) {
+			str_copys(why, "unable to stat the home directory");
+			return 'Z';
+		}
+		if (st.st_mode & AUTO_PATRN) {
+			str_copys(why, "Uh-oh: home directory is writable.");
+			return 'Z';
+		}
+		if (st.st_mode & S_ISVTX) {
+			str_copys(why, "Home directory is sticky: user is editing his .qmail file.");
+			return 'Z';
+		}
+	}
 	str_cstr(&u.dash);
 	found = dotqmail_search(u.dash.s, str_cstr(&u.ext), qmail_file, 0);
 	if (found == 1) return 'K';

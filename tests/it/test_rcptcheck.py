@@ -302,6 +302,41 @@ def test_home_is_examined_as_its_user(inst):
     assert rcpt_codes(inst.port, ["rcbob-x@rcpt.test"])["rcbob-x@rcpt.test"][0] == 250
 
 
+def test_sticky_home_defers_while_the_user_edits(inst):
+    """dot-qmail(5), safe .qmail editing: with the home sticky, delivery is
+    deferred, so RCPT gets 451, not 550, for an extension whose file is
+    not written yet; once the file is there and the bit is off, 250 and
+    delivery."""
+    home, uid = inst.homes["rcjoe"], USERS["rcjoe"]
+    addr = "rcjoe-newlist@rcpt.test"
+    assert rcpt_codes(inst.port, [addr])[addr][0] == 550
+    home.chmod(0o1755)
+    try:
+        code, text = rcpt_codes(inst.port, [addr])[addr]
+        assert code == 451 and text.startswith("4.3.0 "), (code, text)
+        f = home / ".qmail-newlist"
+        f.write_text("./Maildir/\n")
+        os.chown(f, uid, uid)
+    finally:
+        home.chmod(0o755)
+    try:
+        assert send(inst.port, [addr], "after editing") == {}
+        wait_until(lambda: "after editing" in inst.maildir_subjects("rcjoe"), 30, "delivery")
+    finally:
+        (home / ".qmail-newlist").unlink()
+
+
+def test_writable_home_defers(inst):
+    # qmail-local defers on a home others can write: so does RCPT
+    home = inst.homes["rcjoe"]
+    home.chmod(0o777)
+    try:
+        code, text = rcpt_codes(inst.port, ["rcjoe-missing@rcpt.test"])["rcjoe-missing@rcpt.test"]
+        assert code == 451 and text.startswith("4.3.0 "), (code, text)
+    finally:
+        home.chmod(0o755)
+
+
 def smtpd_as(root, uid, gid, rcpts):
     """A qmail-smtpd session on a pipe, run as uid:gid (no other groups)."""
     lines = ["HELO client.test", "MAIL FROM:<a@client.test>"]
