@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "addr.h"
+#include "auto.h"
 #include "die.h"
 
 static void add(struct dotqmail *dq, enum dotqmail_kind kind, char *text, size_t len,
@@ -142,4 +145,11 @@ int dotqmail_search(const char *dash, const char *ext, dotqmail_try try, void *c
 	str_free(&safe);
 	str_free(&fn);
 	return r;
+}
+
+const char *dotqmail_home_defer(unsigned long mode)
+{
+	if (mode & AUTO_PATRN) return "Uh-oh: home directory is writable. (#4.7.0)";
+	if (mode & S_ISVTX) return "Home directory is sticky: user is editing his .qmail file. (#4.2.1)";
+	return 0;
 }

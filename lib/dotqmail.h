@@ -59,6 +59,12 @@ void dotqmail_free(struct dotqmail *dq);
  * the last 7 bytes when ext itself ends in "default"), or NULL. */
 typedef int (*dotqmail_try)(const char *name, const char *rest, void *ctx);
 int dotqmail_search(const char *dash, const char *ext, dotqmail_try try, void *ctx);
+
+/* Why delivery into a home directory of this mode waits, as qmail-local
+ * decides (dot-qmail(5)): others may write it, or it is sticky because
+ * its user is editing the .qmail files. qmail's words with the status
+ * code, or 0 for a home that may be used. qmail-rcptd asks the same. */
+const char *dotqmail_home_defer(unsigned long mode);
 /* ext as it appears in a .qmail file name: lowercased, '.' made ':'. */
 void dotqmail_safeext(struct str *out, const char *ext);
 

@@ -88,9 +88,10 @@ static void check_home(void)
 {
 	struct stat st;
 	if (stat(".", &st) == -1) errno_report(111, "Unable to stat home directory", "", "(#4.3.0)");
-	if (st.st_mode & AUTO_PATRN) die_report(111, "Uh-oh: home directory is writable. (#4.7.0)");
-	if (!(st.st_mode & S_ISVTX)) return;
-	if (doit) die_report(111, "Home directory is sticky: user is editing his .qmail file. (#4.2.1)");
+	const char *why = dotqmail_home_defer(st.st_mode);
+	if (!why) return;
+	/* with -n only a sticky home is let through, with a warning */
+	if (doit || (st.st_mode & AUTO_PATRN)) die_report(111, why);
 	{
 		/* qmail's own words, for -n users who compare the output */
 		static const char w[] = "Warning: home directory is sticky.\n";

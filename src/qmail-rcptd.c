@@ -133,16 +133,13 @@ static char lookup(const char *addr, size_t len, struct str *why)
 	 * files (dot-qmail(5)), and a file missing now may be there soon. */
 	{
 		struct stat st;
+		const char *later;
 		if (stat(".", &st) == -1) {
 			str_copys(why, "unable to stat the home directory");
 			return 'Z';
 		}
-		if (st.st_mode & AUTO_PATRN) {
-			str_copys(why, "Uh-oh: home directory is writable.");
-			return 'Z';
-		}
-		if (st.st_mode & S_ISVTX) {
-			str_copys(why, "Home directory is sticky: user is editing his .qmail file.");
+		if ((later = dotqmail_home_defer(st.st_mode)) != 0) {
+			str_copys(why, later);
 			return 'Z';
 		}
 	}
