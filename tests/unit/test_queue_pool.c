@@ -147,6 +147,9 @@ int main(void)
 	TCase *tc = tcase_create("pool");
 	SRunner *sr;
 	int failed;
+	/* filling all QUEUE_POOL_SLOTS files takes seconds on a busy disk:
+	 * more than Check's default of 4 */
+	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, given_file_is_emptied_and_taken_back);
 	tcase_add_test(tc, full_pool_refuses_and_keeps_the_file);
