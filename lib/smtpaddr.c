@@ -6,23 +6,26 @@
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 static int is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
-/* Skips "KEYWORD" and ":" with optional blanks around the colon (the
- * colon may be missing before a "<"); returns the offset after them, or
- * len + 1 when they are missing. */
+/* Skips "KEYWORD" and ":" with optional blanks around the colon; returns
+ * the offset after them, or len + 1 when the argument has no address.
+ * Without the keyword and colon the address starts at the first "<", as
+ * in qmail-smtpd: "MAIL <a@b>" and "MAIL FROM <a@b>" are taken; a bare
+ * "MAIL a@b" is not. */
 static size_t skip_keyword(const char *arg, size_t len, const char *keyword)
 {
 	size_t k = strlen(keyword);
 	size_t i;
-	if (len < k || !mem_equal_nocase(arg, keyword, k)) return len + 1;
-	i = k;
-	while (i < len && is_space(arg[i])) ++i;
-	if (i < len && arg[i] == ':') {
-		++i;
+	if (len >= k && mem_equal_nocase(arg, keyword, k)) {
+		i = k;
 		while (i < len && is_space(arg[i])) ++i;
-		return i;
+		if (i < len && arg[i] == ':') {
+			++i;
+			while (i < len && is_space(arg[i])) ++i;
+			return i;
+		}
 	}
-	/* "MAIL FROM <a@b>": no colon, which qmail lets pass too. */
-	return i < len && arg[i] == '<' ? i : len + 1;
+	i = mem_chr(arg, len, '<');
+	return i < len ? i : len + 1;
 }
 
 enum smtpaddr_result smtpaddr_parse(const char *arg, size_t len, const char *keyword,

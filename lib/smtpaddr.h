@@ -24,14 +24,15 @@
 
 enum smtpaddr_result {
 	SMTPADDR_OK = 0,
-	SMTPADDR_SYNTAX,  /* no "FROM:"/"TO:", unclosed "<", broken route */
+	SMTPADDR_SYNTAX,  /* no "FROM:"/"TO:" nor "<", unclosed "<", broken route */
 	SMTPADDR_TOOLONG, /* more than SMTPADDR_MAX bytes */
 	SMTPADDR_BADCHAR  /* a control byte in the address */
 };
 
 /* arg is the text after the verb; keyword is "FROM" or "TO" (matched
  * without regard to case, spaces allowed before and after the colon,
- * which may be left out before a "<").
+ * which may be left out together with the keyword: then the address is
+ * the first "<...>" in arg, as qmail-smtpd reads it).
  * On SMTPADDR_OK, addr holds the address (no brackets, no NUL) and
  * *params is the offset in arg where the ESMTP parameters begin. */
 enum smtpaddr_result smtpaddr_parse(const char *arg, size_t len, const char *keyword,

@@ -229,7 +229,16 @@ def test_address_forms_in_envelope(root, cap):
     assert t == ["joe@example.org", "john doe@example.org", "postmaster", "a\"b@example.org"]
 
 
-@pytest.mark.parametrize("line", [b"MAIL <a@b.test>", b"MAIL FROM:<a@b.test",
+def test_address_in_brackets_without_keyword_like_qmail(root, cap):
+    """qmail-smtpd takes the first <...> when FROM:/TO: is missing."""
+    data = b"MAIL <a@b.test>\r\nRCPT <joe@example.org>\r\nDATA\r\n\r\n.\r\n"
+    r, _, _ = session(root, cap, data)
+    assert r[1:3] == ["250 ok"] * 2
+    [(_, s, t)] = cap.messages()
+    assert (s, t) == ("a@b.test", ["joe@example.org"])
+
+
+@pytest.mark.parametrize("line", [b"MAIL a@b.test", b"MAIL FROM:<a@b.test",
                                   b"MAIL FROM:<@route.test>", b"MAIL FROM:<a\x01b@c.test>",
                                   b"MAIL FROM:<\"a@b.test>"])
 def test_bad_mail_syntax(root, cap, line):

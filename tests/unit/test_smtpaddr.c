@@ -53,15 +53,20 @@ START_TEST(routes_quotes_escapes)
 	expect("TO:<a\\>b@c.test>", "TO", "a>b@c.test", "");
 	expect("TO:<\"x@evil.test\"@c.test>", "TO", "x@evil.test@c.test", "");
 	expect("TO:\"a b\"@c.test X=1", "TO", "a b@c.test", "X=1");
+	/* qmail-smtpd takes the first "<...>" when "FROM:"/"TO:" is missing. */
+	expect("<joe@example.com>", "FROM", "joe@example.com", "");
+	expect("FROM <joe@example.com> SIZE=9", "FROM", "joe@example.com", "SIZE=9");
+	expect("TO:<joe@example.com>", "FROM", "joe@example.com", "");
+	expect("<>", "FROM", "", "");
 }
 END_TEST
 
 START_TEST(refusals)
 {
 	char big[SMTPADDR_MAX + 20];
-	expect_fail("<joe@example.com>", "FROM", SMTPADDR_SYNTAX);
 	expect_fail("FROM joe@example.com", "FROM", SMTPADDR_SYNTAX);
-	expect_fail("TO:<joe@example.com>", "FROM", SMTPADDR_SYNTAX);
+	expect_fail("joe@example.com", "TO", SMTPADDR_SYNTAX);
+	expect_fail("", "FROM", SMTPADDR_SYNTAX);
 	expect_fail("FROM:<joe@example.com", "FROM", SMTPADDR_SYNTAX);
 	expect_fail("FROM:<@route.test>", "FROM", SMTPADDR_SYNTAX);
 	expect_fail("FROM:<\"unclosed@x>", "FROM", SMTPADDR_SYNTAX);
