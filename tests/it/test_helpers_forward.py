@@ -100,11 +100,13 @@ def test_forward_queue_program_missing_is_temporary(tmp_path):
     assert b"qmail-queue" in r.stderr or b"qq" in r.stderr
 
 
-def test_forward_without_address_is_usage_error(queue):
-    r = run_helper(["forward"], MSG, env_with(queue))
-    assert r.returncode == 100
-    assert b"usage" in r.stderr
-    assert not queue.called()
+def test_forward_without_address_queues_for_nobody_like_qmail(queue):
+    """"|forward `cat list`" with an empty list: qmail's forward queues
+    the message with no recipients and succeeds; it must not bounce."""
+    r = run_helper(["forward"], MSG, env_with(queue, newsender="bob-owner@example.com"))
+    assert r.returncode == 0, r.stderr
+    assert queue.envelope() == ("bob-owner@example.com", [])
+    assert re.fullmatch(rb"forward: qp \d+\n", r.stderr), r.stderr
 
 
 @pytest.mark.parametrize("var", ["NEWSENDER", "DTLINE"])
