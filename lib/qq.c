@@ -129,7 +129,8 @@ const char *qq_exit_report(int code)
 {
 	switch (code) {
 	case 0: return "";
-	case 11: return "Denvelope address too long for qq (#5.1.3)";
+	case 11: case 115: /* 115: what old qmail-queues gave for 11 */
+		return "Denvelope address too long for qq (#5.1.3)";
 	case 31: return "Dmail server permanently rejected message (#5.3.0)";
 	case 51: return "Zqq out of memory (#4.3.0)";
 	case 52: return "Zqq timeout (#4.3.0)";
@@ -144,9 +145,11 @@ const char *qq_exit_report(int code)
 	case 72: return "Zconnection to mail server timed out (#4.4.1)";
 	case 73: return "Zconnection to mail server rejected (#4.4.1)";
 	case 74: return "Zcommunication with mail server failed (#4.4.2)";
-	case 81: return "Zqq internal bug (#4.3.0)";
-	case 91: return "Denvelope format error (#5.3.0)";
-	case 120: return "Zunable to run qmail-queue (#4.3.0)";
+	/* 91 (envelope format error) is temporary, as qmail-queue(8) says
+	 * of every code outside 11-40: the sender's program is at fault, not
+	 * the message, and a fixed program delivers it on the next try. */
+	case 81: case 91: return "Zqq internal bug (#4.3.0)";
+	case 120: return "Zunable to exec qq (#4.3.0)";
 	default:
 		if (code >= 11 && code <= 40) return "Dqq permanent problem (#5.3.0)";
 		return "Zqq temporary problem (#4.3.0)";

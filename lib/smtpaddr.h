@@ -20,7 +20,9 @@
 
 #include "str.h"
 
-#define SMTPADDR_MAX 900
+/* qmail-smtpd refuses an address of 900 bytes or more (its limit counts
+ * the terminating NUL). */
+#define SMTPADDR_MAX 899
 
 enum smtpaddr_result {
 	SMTPADDR_OK = 0,

@@ -430,7 +430,7 @@ static void mail_followup_to(void)
 		const char *l;
 		const char *a = to_cc.all.s + pos;
 		while (!found && (l = ctl_next(&mft_lists, &lpos, &llen)) != 0)
-			found = llen == strlen(a) && memcmp(l, a, llen) == 0;
+			found = llen == strlen(a) && mem_equal_nocase(l, a, llen); /* "without regard to case" */
 	}
 	if (!found) return;
 	list = calloc(to_cc.count, sizeof *list);

@@ -59,7 +59,12 @@ static void heading(const char *fn)
 static void show_number(const char *fn, const char *dflt, const char *pre, const char *post)
 {
 	struct str line = STR_INIT;
+	unsigned long u = 0;
 	int r = ctl_read_line(fn, &line, 0);
+	/* A file without leading digits ("-5", "none") is no setting: the
+	 * programs use their default, so that is what to show. */
+	if (r == 1 && !(line.len && line.s[0] >= '0' && line.s[0] <= '9')) r = 0;
+	if (r == 1 && ctl_read_ulong(fn, &u, 0) == -1) r = -1;
 	heading(fn);
 	if (r == -1) {
 		put("Oops! Trouble reading this file.\n");
@@ -70,10 +75,6 @@ static void show_number(const char *fn, const char *dflt, const char *pre, const
 		put(post);
 		put(".\n");
 	} else {
-		unsigned long u = 0;
-		size_t i;
-		for (i = 0; i < line.len && line.s[i] >= '0' && line.s[i] <= '9'; ++i)
-			u = u * 10 + (unsigned long)(line.s[i] - '0');
 		put(pre);
 		put_ulong(u);
 		put(post);

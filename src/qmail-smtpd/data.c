@@ -48,7 +48,10 @@ static void header_bytes(struct reader *r, const char *p, size_t n)
 			break;
 		}
 		k = r->hlen < sizeof r->hname ? r->hlen : sizeof r->hname;
-		if (prefix_nocase(r->hname, k, "received:") || prefix_nocase(r->hname, k, "delivered-to:"))
+		/* qmail counts every header line that begins "received" or
+		 * "delivered", in any case: "Received :", "Delivered-By:" and
+		 * "Received-SPF:" too. A loop check must not be easy to dodge. */
+		if (prefix_nocase(r->hname, k, "received") || prefix_nocase(r->hname, k, "delivered"))
 			++r->hops;
 		r->hlen = 0;
 	}

@@ -61,10 +61,13 @@ static void setup(struct smtpd *s)
 	if (chdir(AUTO_PREFIX) == -1) die_control(s, AUTO_PREFIX);
 	r = ctl_read_line("control/me", &me, 0);
 	if (r == -1) die_control(s, "control/me");
-	r = ctl_read_line("control/smtpgreeting", &s->greeting, r ? str_cstr(&me) : 0);
+	r = ctl_read_line("control/smtpgreeting", &s->greeting, 0);
 	if (r == -1) die_control(s, "control/smtpgreeting");
+	/* An empty smtpgreeting counts as none (qmail would greet with
+	 * "220  ESMTP", no host name at all). */
+	if (!s->greeting.len) str_copy(&s->greeting, &me);
 	if (!s->greeting.len) {
-		warn("no control/smtpgreeting and no control/me: refusing to run");
+		warn("control/smtpgreeting and control/me are both missing or empty: refusing to run");
 		out_die(s, "421 unable to read controls (#4.3.0)\r\n", 1);
 	}
 	r = ctl_read_line("control/localiphost", &s->liphost, me.len ? str_cstr(&me) : 0);
@@ -145,7 +148,7 @@ static int parse_addr(struct smtpd *s, const char *arg, size_t len, const char *
 	switch (smtpaddr_parse(arg, len, kw, addr, params)) {
 	case SMTPADDR_OK:
 		return 1;
-	default: /* qmail answers an address over 900 bytes the same way */
+	default: /* qmail answers an address of 900 bytes or more the same way */
 		out(s, "555 syntax error (#5.5.4)\r\n");
 		return 0;
 	}

@@ -277,6 +277,10 @@ def test_mail_followup_to_for_listed_lists(cap, tmp_path):
     msg = b"To: list@lists.example.com\nMail-Followup-To: me@example.com\n\n"
     assert inject(cap, msg, QMAILMFTFILE=str(lists)).returncode == 0
     assert cap.message().get_all("Mail-Followup-To") == ["me@example.com"]
+    # "without regard to case" (qmail-inject(8))
+    msg = b"To: List@Lists.Example.COM, joe@example.com\n\n"
+    assert inject(cap, msg, QMAILMFTFILE=str(lists)).returncode == 0
+    assert cap.message()["Mail-Followup-To"] is not None
 
 
 def test_qmailplusdomain_overrides_plusdomain(cap):

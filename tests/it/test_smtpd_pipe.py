@@ -70,6 +70,12 @@ def test_smtpgreeting_overrides_me(root, cap):
                  "250 greet.example.net hello there", "221 greet.example.net hello there"]
 
 
+def test_empty_smtpgreeting_falls_back_to_me(root, cap):
+    reset_controls(root, me=ME + "\n", smtpgreeting="\n")
+    r, _, _ = session(root, cap, b"HELO x\r\nQUIT\r\n")
+    assert r == [f"220 {ME} ESMTP", f"250 {ME}", f"221 {ME}"]
+
+
 def test_no_me_and_no_greeting_refuses_to_run(root, cap):
     reset_controls(root)
     r, err, code = session(root, cap, b"HELO x\r\n")
@@ -260,8 +266,13 @@ def test_address_length_limit(root, cap):
     long_local = b"a" * 950
     r, _, _ = session(root, cap, b"MAIL FROM:<a@b.test>\r\nRCPT TO:<" + long_local +
                       b"@example.org>\r\nRCPT TO:<" + b"b" * 800 + b"@example.org>\r\n")
-    assert r[2] == "555 syntax error (#5.5.4)"  # qmail's answer over 900 bytes
+    assert r[2] == "555 syntax error (#5.5.4)"  # qmail's answer from 900 bytes on
     assert r[3] == "250 ok"
+    # the boundary: 899 bytes pass, 900 do not (qmail's limit counts a NUL)
+    at = b"@example.org"
+    r, _, _ = session(root, cap, b"MAIL FROM:<a@b.test>\r\nRCPT TO:<" + b"c" * (899 - len(at)) +
+                      at + b">\r\nRCPT TO:<" + b"d" * (900 - len(at)) + at + b">\r\n")
+    assert r[2:4] == ["250 ok", "555 syntax error (#5.5.4)"]
 
 
 def test_long_command_line_is_refused_and_session_goes_on(root, cap):
@@ -384,11 +395,26 @@ def test_hop_count_limit(root, cap):
     assert r[-2].startswith("250 ok ")
 
 
+def test_hop_count_takes_every_received_and_delivered_field_like_qmail(root, cap):
+    """qmail counts header lines that begin "received" or "delivered" in
+    any case, so white space before the colon does not dodge the check."""
+    hdr = (b"Received : from x\r\n" * 40 + b"RECEIVED-SPF: pass\r\n" * 30 +
+           b"delivered-by: y\r\n" * 30)
+    r, _, _ = session(root, cap, msg_session(body=hdr + b"\r\nbody\r\n"))
+    assert r[-2] == "554 too many hops, this message is looping (#5.4.6)"
+    assert cap.messages() == []
+    hdr = b"Received : from x\r\n" * 99 + b" Received: a continuation line\r\nX-Received: no\r\n"
+    r, _, _ = session(root, cap, msg_session(body=hdr + b"\r\nbody\r\n"))
+    assert r[-2].startswith("250 ok ")
+
+
 @pytest.mark.parametrize("code,reply", [
     (31, "554 mail server permanently rejected message (#5.3.0)"),
     (71, "451 mail server temporarily rejected message (#4.3.0)"),
     (53, "451 qq write error or disk full (#4.3.0)"),
-    (91, "554 envelope format error (#5.3.0)"),
+    (91, "451 qq internal bug (#4.3.0)"),     # outside 11-40: temporary
+    (115, "554 envelope address too long for qq (#5.1.3)"),
+    (120, "451 unable to exec qq (#4.3.0)"),
 ])
 def test_queue_exit_codes_become_replies(root, cap, code, reply):
     cap.set_exit(code)

@@ -63,6 +63,16 @@ def test_values_and_me_as_default(control):
     assert "me: I have no idea" not in out
 
 
+def test_number_without_digits_shows_the_default_in_use(control):
+    """qmail-send and qmail-smtpd take "-5" or "none" as no setting at all;
+    qmail-showctl must say what they use, not 0."""
+    (control / "concurrencylocal").write_text("-5\n")
+    (control / "databytes").write_text("none\n")
+    out = showctl()
+    assert "\nconcurrencylocal: (Default.) Local concurrency is 10.\n" in out
+    assert "\ndatabytes: (Default.) SMTP DATA limit is 0 bytes.\n" in out
+
+
 def test_tls_client_files_shown_only_when_present(control):
     """qmail-remote's TLS files are explained, not called unknown; absent,
     they add nothing, so the output stays qmail's."""
