@@ -189,15 +189,12 @@ int queue_pool_give(const char *path, unsigned long seed)
 	for (unsigned k = 0; k < QUEUE_POOL_PROBES && r == -1; ++k) {
 		if (syscall(SYS_renameat2, AT_FDCWD, path, AT_FDCWD, pool_slot(&slot, seed, k),
 		            RENAME_NOREPLACE) == 0) {
-			/* By path, not through a descriptor opened before: once
-			 * in the pool the file may be taken and written at any
-			 * moment, and then this name no longer leads to it. Only
-			 * qmail-clean puts files here, so nothing else can have
-			 * taken the slot meanwhile. */
-			if (truncate(slot.s, 0) == -1) {
-				/* taken already (ENOENT), or left full: qmail-queue
-				 * empties what it takes */
-			}
+			/* Nothing more may be done to the file here, not even by
+			 * its pool/ name: once in the pool it may be taken and
+			 * written at any moment, and a truncate(2) by path that
+			 * looked the name up just before could then empty the
+			 * next message after qmail-queue acknowledged it. The
+			 * caller empties the file before (queue.h). */
 			r = 0;
 		} else if (errno != EEXIST) {
 			break; /* no pool/, or no renameat2 here */

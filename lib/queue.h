@@ -60,9 +60,12 @@ void queue_path(struct str *out, const char *dir, unsigned long id);
  * from a starting point derived from seed; a taker that finds nothing
  * there reads the directory, a giver gives up.
  * queue_pool_take renames a pooled file to dest: 0 taken, -1 none (or
- * no pool/). queue_pool_give moves the file at path into a free slot
- * (atomically: it is in one place or the other) and empties it there:
- * 0 given, -1 the pool is full or cannot be used (the caller unlinks). */
+ * no pool/); the taker must still check what it got (one link, ours).
+ * queue_pool_give moves the file at path, which the caller has emptied
+ * while the name was still its own, into a free slot (atomically: it is
+ * in one place or the other): 0 given, -1 the pool is full or cannot be
+ * used (the caller unlinks). After a 0 the file is no longer the caller's:
+ * a qmail-queue may be writing the next message into it already. */
 #define QUEUE_POOL_SLOTS 4096
 #define QUEUE_POOL_PROBES 8
 int queue_pool_take(const char *dest, unsigned long seed);

@@ -81,8 +81,12 @@ static int remove_checked(unsigned long id, unsigned long birth, unsigned long n
 		r = -1;
 		goto done;
 	}
-	/* kept for the next message when the pool has room */
-	if (queue_pool_give(aside.s, id) == -1 && unlink(aside.s) == -1 && errno != ENOENT) r = -1;
+	/* Kept for the next message when the pool has room. Emptied here,
+	 * while tmp/rm.ID is a name only qmail-clean uses: once in pool/ the
+	 * file may be taken, and written, at any moment (lib/queue.h). */
+	if ((truncate(aside.s, 0) == -1 || queue_pool_give(aside.s, id) == -1) &&
+	    unlink(aside.s) == -1 && errno != ENOENT)
+		r = -1;
 done:
 	str_free(&mess);
 	str_free(&aside);
@@ -90,7 +94,9 @@ done:
 }
 
 /* Puts back files a crash left aside (remove_checked). A message that
- * was finished is then delivered again: a duplicate, never a loss. */
+ * was finished is then delivered again: a duplicate, never a loss. An
+ * empty file was already emptied for the pool (a message file never is:
+ * it has a header), so it goes. */
 static void restore_aside(void)
 {
 	DIR *d = opendir("tmp");
@@ -98,6 +104,7 @@ static void restore_aside(void)
 	if (!d) return;
 	while ((e = readdir(d)) != 0) {
 		struct str from = STR_INIT, to = STR_INIT;
+		struct stat st;
 		const char *id = e->d_name + 3;
 		if (strncmp(e->d_name, "rm.", 3) != 0 || !*id || strspn(id, "0123456789") != strlen(id))
 			continue;
@@ -105,7 +112,10 @@ static void restore_aside(void)
 		str_cats(&from, e->d_name);
 		str_copys(&to, "mess/");
 		str_cats(&to, id);
-		rename(str_cstr(&from), str_cstr(&to));
+		if (stat(str_cstr(&from), &st) == 0 && st.st_size == 0)
+			unlink(from.s);
+		else
+			rename(from.s, str_cstr(&to));
 		str_free(&from);
 		str_free(&to);
 	}

@@ -108,9 +108,11 @@ static int open_pooled(unsigned long pid)
 	int fd;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (queue_pool_take(tmpname.s, pid ^ (unsigned long)ts.tv_nsec) == -1) return -1;
-	fd = open(tmpname.s, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+	/* Looked at before anything is written: a file with a second name
+	 * could be somebody's message. qmail-clean empties what it pools. */
+	fd = open(tmpname.s, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd != -1 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-	    st.st_uid == geteuid())
+	    st.st_uid == geteuid() && (st.st_size == 0 || ftruncate(fd, 0) == 0))
 		return fd;
 	if (fd != -1) close(fd);
 	unlink(tmpname.s);

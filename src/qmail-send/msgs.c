@@ -495,11 +495,13 @@ static int still_same(const struct msg *m)
 {
 	struct str fn = STR_INIT;
 	struct queue_header h;
-	int fd, same = 1;
+	int fd, same = 0;
 	queue_path(&fn, "mess", m->id);
 	fd = open(str_cstr(&fn), O_RDONLY | O_CLOEXEC);
 	str_free(&fn);
 	if (fd == -1) return 1; /* gone: nobody's hint to keep */
+	/* A file whose header cannot be read is not m (m's was whole): its
+	 * hint waits, and take_in then says what is wrong with it. */
 	if (queue_header_read(fd, &h) == 0)
 		same = h.birth == m->birth && h.birth_nsec == m->birth_nsec;
 	close(fd);
