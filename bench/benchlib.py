@@ -81,6 +81,33 @@ def wait_for(pred, limit, step=0.05):
     return pred()
 
 
+def wait_for_count(count, want, stall=300, step=0.1):
+    """Waits until count() >= want, giving up only when it has not grown
+    for stall seconds (a lost message then ends the run in minutes, not
+    after an hour). Returns the last count."""
+    last, since = count(), time.monotonic()
+    while last < want:
+        time.sleep(step)
+        n = count()
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since > stall:
+            break
+    return last
+
+
+def missing_tags(md, n):
+    """The X-Bench-Id numbers below n that are not in Maildir md's new/."""
+    seen = set()
+    new = pathlib.Path(md) / "new"
+    for name in os.listdir(new):
+        with open(new / name, "rb") as f:
+            m = ID_RE.search(f.read(8192))
+        if m:
+            seen.add(int(m.group(1)))
+    return [i for i in range(n) if i not in seen]
+
+
 # ---- the machine
 
 
