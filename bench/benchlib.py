@@ -98,13 +98,8 @@ def wait_for_count(count, want, stall=300, step=0.1):
 
 def missing_tags(md, n):
     """The X-Bench-Id numbers below n that are not in Maildir md's new/."""
-    seen = set()
     new = pathlib.Path(md) / "new"
-    for name in os.listdir(new):
-        with open(new / name, "rb") as f:
-            m = ID_RE.search(f.read(8192))
-        if m:
-            seen.add(int(m.group(1)))
+    seen = {bench_id(new / name) for name in os.listdir(new)}
     return [i for i in range(n) if i not in seen]
 
 
@@ -238,6 +233,13 @@ def maildir_count(md):
 ID_RE = re.compile(rb"^X-Bench-Id: [^-\n]+-(\d+)\r?$", re.M)
 
 
+def bench_id(path):
+    """The number in a delivered message's X-Bench-Id, or None."""
+    with open(path, "rb") as f:
+        m = ID_RE.search(f.read(8192))
+    return int(m.group(1)) if m else None
+
+
 def maildir_latencies(md, sent):
     """Seconds from each message's send time to its file's mtime in new/
     (the moment the delivery wrote it), sorted; and the last mtime."""
@@ -245,12 +247,11 @@ def maildir_latencies(md, sent):
     new = pathlib.Path(md) / "new"
     for name in os.listdir(new):
         p = new / name
-        with open(p, "rb") as f:
-            m = ID_RE.search(f.read(8192))
+        i = bench_id(p)
         mt = p.stat().st_mtime
         last = max(last, mt)
-        if m and int(m.group(1)) in sent:
-            lat.append(max(0.0, mt - sent[int(m.group(1))]))
+        if i in sent:
+            lat.append(max(0.0, mt - sent[i]))
     lat.sort()
     return lat, last
 

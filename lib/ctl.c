@@ -54,8 +54,9 @@ int ctl_read_ulong(const char *fn, unsigned long *out, unsigned long dflt)
 		if (u > (~0UL - d) / 10) break; /* overflow: keep what we have */
 		u = u * 10 + d;
 	}
-	if (i > 0) *out = u;
 	str_free(&line);
+	if (i == 0) return 0; /* no number there: as if there were no file */
+	*out = u;
 	return 1;
 }
 

@@ -13,7 +13,8 @@
 
 /* First line, trailing white space removed. 1 read, 0 default used, -1 error. */
 int ctl_read_line(const char *fn, struct str *out, const char *dflt);
-/* First line as a non-negative decimal number. */
+/* First line as a non-negative decimal number: 1 read, 0 default used
+ * (no file, or no leading digit: "-5", "none"), -1 error. */
 int ctl_read_ulong(const char *fn, unsigned long *out, unsigned long dflt);
 /* All lines: trailing white space removed, blank lines and lines starting
  * with '#' skipped, each line stored followed by a NUL. 1 read, 0 missing

@@ -58,13 +58,10 @@ static void heading(const char *fn)
 /* A number: "(Default.) pre DEF post." or "pre N post." */
 static void show_number(const char *fn, const char *dflt, const char *pre, const char *post)
 {
-	struct str line = STR_INIT;
 	unsigned long u = 0;
-	int r = ctl_read_line(fn, &line, 0);
-	/* A file without leading digits ("-5", "none") is no setting: the
-	 * programs use their default, so that is what to show. */
-	if (r == 1 && !(line.len && line.s[0] >= '0' && line.s[0] <= '9')) r = 0;
-	if (r == 1 && ctl_read_ulong(fn, &u, 0) == -1) r = -1;
+	/* the programs' own reading: a file without leading digits ("-5",
+	 * "none") means their default, so that is what to show */
+	int r = ctl_read_ulong(fn, &u, 0);
 	heading(fn);
 	if (r == -1) {
 		put("Oops! Trouble reading this file.\n");
@@ -80,7 +77,6 @@ static void show_number(const char *fn, const char *dflt, const char *pre, const
 		put(post);
 		put(".\n");
 	}
-	str_free(&line);
 }
 
 /* One line; with use_me, a missing file defaults to control/me. */
