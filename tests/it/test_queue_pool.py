@@ -131,3 +131,28 @@ def test_qmail_clean_restart_drops_an_emptied_file_and_restores_a_message(tmp_pa
         assert m.get_payload() == "keep me\n"
     finally:
         qi.stop()
+
+
+def test_qmail_queue_leaves_a_pooled_file_with_a_second_name_untouched(tmp_path_factory):
+    """A file in pool/ that also has another name (here: a queued
+    message) is not qmail-queue's to write: it looks before it empties
+    anything, and writes the new message elsewhere."""
+    qi = QueueInstance(tmp_path_factory, "poollink")
+    qi.add_user("joe")
+    assert qi.inject("Subject: first\n\nkeep this body\n")[0] == 0
+    [mid] = qi.queue_files("mess")
+    q = qi.root / "queue"
+    before = (q / "mess" / mid).read_bytes()
+    for slot in range(4096):  # every slot: whichever qmail-queue probes
+        os.link(q / "mess" / mid, q / "pool" / str(slot))
+    assert qi.inject("Subject: second\n\nnew body\n")[0] == 0
+    assert (q / "mess" / mid).read_bytes() == before
+    assert len(qi.queue_files("mess")) == 2
+    for p in pool_files(qi):
+        p.unlink()
+    qi.start()
+    try:
+        msgs = qi.wait_mail("joe", 2)
+        assert sorted(m.get_payload() for m in msgs) == ["keep this body\n", "new body\n"]
+    finally:
+        qi.stop()
